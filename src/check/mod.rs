@@ -1,0 +1,17 @@
+//! Checkers: what a run must never show.
+
+use crate::sim::time::Instant;
+
+/// Every invariant a scenario's `[expect] violations` may name.
+pub const INVARIANTS: &[&str] = &["lost-write", "unseen", "poll-skip", "nonmonotonic-poll"];
+
+/// One broken invariant, with what a person needs to understand it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// One of [`INVARIANTS`].
+    pub invariant: &'static str,
+    /// Simulated time at which the violation became visible.
+    pub time: Instant,
+    /// What broke, where: topic, partition, offsets, values, nodes.
+    pub detail: String,
+}

@@ -1,0 +1,3 @@
+//! Scenario files. Placeholder: replaced by the parser.
+pub mod model;
+pub use model::*;
