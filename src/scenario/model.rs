@@ -98,16 +98,8 @@ pub enum FaultSpecKind {
     Loss { nodes: Vec<String>, rate: f64 },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum NemesisKind {
-    Partition,
-    PartitionOneWay,
-    Crash,
-    PowerLoss,
-    Pause,
-    ClockSkew,
-    Loss,
-}
+/// The fault kinds a nemesis draws from are the kernel's.
+pub use crate::sim::nemesis::NemesisFault as NemesisKind;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NemesisSpec {

@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod disk;
 pub mod fault;
+pub mod nemesis;
 pub mod net;
 pub mod node;
 pub mod rng;
