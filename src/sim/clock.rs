@@ -34,6 +34,11 @@ impl Clock {
 
     /// The node's reading at simulated time `now`.
     pub fn read(&mut self, now: Instant) -> Instant {
+        if self.offset_ns == 0 && self.drift_ppm == 0 {
+            // No skew: the reading is simulated time (held back only after a clear_skew).
+            self.last_reading = self.last_reading.max(now);
+            return self.last_reading;
+        }
         let elapsed = now.saturating_since(self.drift_since).as_nanos() as i128;
         let drift = elapsed * self.drift_ppm as i128 / 1_000_000;
         let local = now.as_nanos() as i128 + self.offset_ns as i128 + drift;

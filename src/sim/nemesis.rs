@@ -52,7 +52,9 @@ pub struct NemesisConfig {
 pub fn timeline(config: &NemesisConfig, rng: &mut SimRng) -> Vec<Fault> {
     assert!(!config.kinds.is_empty(), "nemesis without fault kinds");
     assert!(!config.targets.is_empty(), "nemesis without targets");
-    assert!(config.interval_min <= config.interval_max && config.duration_min <= config.duration_max);
+    assert!(
+        config.interval_min <= config.interval_max && config.duration_min <= config.duration_max
+    );
     let mut faults = Vec::new();
     let mut at = config.start + rng.duration_between(config.interval_min, config.interval_max);
     while at < config.end {
@@ -90,7 +92,8 @@ fn draw_fault(kind: NemesisFault, config: &NemesisConfig, rng: &mut SimRng) -> F
         NemesisFault::ClockSkew => {
             let magnitude = rng.between(0, SKEW_OFFSET_NS_MAX) as i64;
             let offset_ns = if rng.chance(0.5) { magnitude } else { -magnitude };
-            let drift_ppm = rng.between(0, 2 * SKEW_DRIFT_PPM_MAX) as i64 - SKEW_DRIFT_PPM_MAX as i64;
+            let drift_ppm =
+                rng.between(0, 2 * SKEW_DRIFT_PPM_MAX) as i64 - SKEW_DRIFT_PPM_MAX as i64;
             FaultKind::ClockSkew { nodes: vec![target], offset_ns, drift_ppm }
         }
         NemesisFault::Loss => {
@@ -143,7 +146,8 @@ mod tests {
         }
         let end = config(vec![]).end;
         assert!(faults.iter().all(|f| f.at + f.duration.unwrap() <= end));
-        let kinds: std::collections::BTreeSet<&str> = faults.iter().map(|f| f.kind.name()).collect();
+        let kinds: std::collections::BTreeSet<&str> =
+            faults.iter().map(|f| f.kind.name()).collect();
         assert!(kinds.len() >= 5, "kinds drawn: {kinds:?}");
     }
 

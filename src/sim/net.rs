@@ -87,15 +87,12 @@ impl Network {
     pub fn resize(&mut self, n_nodes: usize) {
         assert!(n_nodes >= self.n_nodes, "nodes are never removed");
         let old = self.n_nodes;
-        let grow = |v: &[u32]| -> Vec<u32> {
-            let mut out = vec![0; n_nodes * n_nodes];
-            for from in 0..old {
-                out[from * n_nodes..from * n_nodes + old]
-                    .copy_from_slice(&v[from * old..from * old + old]);
-            }
-            out
-        };
-        self.blocks = grow(&self.blocks);
+        let mut blocks = vec![0; n_nodes * n_nodes];
+        for from in 0..old {
+            blocks[from * n_nodes..from * n_nodes + old]
+                .copy_from_slice(&self.blocks[from * old..from * old + old]);
+        }
+        self.blocks = blocks;
         self.n_nodes = n_nodes;
         self.last_delivery = vec![Instant::ZERO; n_nodes * n_nodes];
         self.recompute_loss();
@@ -141,7 +138,9 @@ impl Network {
             for from in 0..n {
                 for to in 0..n {
                     let touches = nodes.is_empty()
-                        || nodes.iter().any(|node| node.0 as usize == from || node.0 as usize == to);
+                        || nodes
+                            .iter()
+                            .any(|node| node.0 as usize == from || node.0 as usize == to);
                     if touches {
                         let keep = (1.0 - self.link_loss[from * n + to]) * (1.0 - rate);
                         self.link_loss[from * n + to] = 1.0 - keep;
@@ -162,7 +161,8 @@ impl Network {
             return Fate::Dropped;
         }
         let first = self.delivery_time(now, link);
-        let duplicate = self.rng.chance(self.config.duplicate).then(|| self.delivery_time(now, link));
+        let duplicate =
+            self.rng.chance(self.config.duplicate).then(|| self.delivery_time(now, link));
         Fate::Deliver(first, duplicate)
     }
 
@@ -243,9 +243,11 @@ mod tests {
         };
         let mut net = net(config, 2);
         let times: Vec<Instant> = (0..100u64)
-            .map(|step| match net.route(Instant::from_nanos(step * 100_000), NodeId(0), NodeId(1)) {
-                Fate::Deliver(at, _) => at,
-                Fate::Dropped => panic!("no loss configured"),
+            .map(|step| {
+                match net.route(Instant::from_nanos(step * 100_000), NodeId(0), NodeId(1)) {
+                    Fate::Deliver(at, _) => at,
+                    Fate::Dropped => panic!("no loss configured"),
+                }
             })
             .collect();
         assert!(times.windows(2).any(|w| w[1] < w[0]), "no message overtook another");

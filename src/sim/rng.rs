@@ -36,13 +36,16 @@ impl SimRng {
     /// Uniform in `0..n`, without modulo bias (Lemire's multiply-and-reject).
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "below(0) has no values");
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let wide = (self.next_u64() as u128) * (n as u128);
-            if (wide as u64) >= threshold {
-                return (wide >> 64) as u64;
+        let mut wide = (self.next_u64() as u128) * (n as u128);
+        // The threshold is below n: only a low word below n can be rejected, so the
+        // division runs rarely, and the draws are the same as computing it every time.
+        if (wide as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (wide as u64) < threshold {
+                wide = (self.next_u64() as u128) * (n as u128);
             }
         }
+        (wide >> 64) as u64
     }
 
     /// Uniform in `lo..=hi`.

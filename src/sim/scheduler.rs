@@ -7,14 +7,24 @@ use std::collections::BinaryHeap;
 use super::time::Instant;
 
 struct Entry<E> {
-    time: Instant,
+    time: u64,
     seq: u64,
     event: E,
 }
 
+impl<E> Entry<E> {
+    fn time(&self) -> Instant {
+        Instant::from_nanos(self.time)
+    }
+    /// Time in the high 64 bits, sequence in the low: one integer comparison orders both.
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq)
+    }
+}
+
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
+        self.key() == other.key()
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -26,7 +36,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     /// Reversed: `BinaryHeap` is a max-heap and we pop the earliest.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key().cmp(&self.key())
     }
 }
 
@@ -47,16 +57,16 @@ impl<E> Scheduler<E> {
             "event queue holds {} events: a node is flooding the simulation",
             self.len_max
         );
-        self.heap.push(Entry { time, seq: self.next_seq, event });
+        self.heap.push(Entry { time: time.as_nanos(), seq: self.next_seq, event });
         self.next_seq += 1;
     }
 
     pub fn peek_time(&self) -> Option<Instant> {
-        self.heap.peek().map(|e| e.time)
+        self.heap.peek().map(Entry::time)
     }
 
     pub fn pop(&mut self) -> Option<(Instant, E)> {
-        self.heap.pop().map(|e| (e.time, e.event))
+        self.heap.pop().map(|e| (e.time(), e.event))
     }
 
     pub fn len(&self) -> usize {

@@ -39,7 +39,10 @@ impl StableHasher {
     }
 
     pub fn write_u64(&mut self, word: u64) {
-        self.state = fmix64(self.state ^ word.wrapping_mul(MULTIPLIER)).wrapping_add(INCREMENT);
+        // One multiply and one xor-shift per word (both bijective); `finish` applies the
+        // full finaliser.
+        let x = (self.state ^ word).wrapping_add(INCREMENT).wrapping_mul(MULTIPLIER);
+        self.state = x ^ (x >> 29);
     }
 
     pub fn write_bytes(&mut self, bytes: &[u8]) {
@@ -158,8 +161,8 @@ impl Trace {
         let h = &mut self.hasher;
         h.write_u64(time.as_nanos());
         h.write_u64(kind as u64);
-        h.write_u64(node.map_or(u64::MAX, |n| n.0 as u64));
-        h.write_u64(peer.map_or(u64::MAX, |n| n.0 as u64));
+        let id = |n: Option<NodeId>| n.map_or(u32::MAX, |n| n.0) as u64;
+        h.write_u64(id(node) << 32 | id(peer));
         h.write_u64(digest);
         if let Some(records) = &mut self.records {
             records.push(TraceRecord {

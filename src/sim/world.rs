@@ -261,7 +261,11 @@ impl<N: Node> Sim<N> {
         if slot.pause_depth == 0 {
             return Some(event);
         }
-        assert!(slot.parked.len() < PARKED_LEN_MAX, "paused node {} holds too many events", slot.name);
+        assert!(
+            slot.parked.len() < PARKED_LEN_MAX,
+            "paused node {} holds too many events",
+            slot.name
+        );
         slot.parked.push_back(event);
         None
     }
@@ -292,10 +296,10 @@ impl<N: Node> Sim<N> {
             });
             return;
         }
-        let Some(Event::Deliver { msg, .. }) = self.park_if_paused(to, Event::Deliver { from, to, msg })
-        else {
+        if self.slots[to.0 as usize].pause_depth > 0 {
+            self.park_if_paused(to, Event::Deliver { from, to, msg });
             return;
-        };
+        }
         let digest = StableHasher::hash_of(&msg);
         self.trace.event(self.now, EventKind::Deliver, Some(to), Some(from), digest, || {
             format!("{msg:?}")
@@ -315,16 +319,14 @@ impl<N: Node> Sim<N> {
         };
         self.slot(node).live_timers.remove(&id);
         let digest = StableHasher::hash_of(&timer);
-        self.trace.event(self.now, EventKind::Timer, Some(node), None, digest, || {
-            format!("{timer:?}")
-        });
+        self.trace
+            .event(self.now, EventKind::Timer, Some(node), None, digest, || format!("{timer:?}"));
         self.run_handler(node, |n, ctx| n.on_timer(ctx, timer));
     }
 
     /// Runs one handler and applies the effects it pushed.
     fn run_handler(&mut self, id: NodeId, handler: impl FnOnce(&mut N, &mut Context<'_, N>)) {
-        let mut effects = std::mem::take(&mut self.effects);
-        debug_assert!(effects.is_empty());
+        debug_assert!(self.effects.is_empty());
         let now = self.now;
         let slot = &mut self.slots[id.0 as usize];
         let now_local = slot.clock.read(now);
@@ -335,54 +337,46 @@ impl<N: Node> Sim<N> {
             now_local,
             rng: &mut slot.rng,
             disk: &mut slot.disk,
-            effects: &mut effects,
+            effects: &mut self.effects,
             next_timer_id: &mut self.next_timer_id,
         };
         handler(node, &mut ctx);
-        self.apply_effects(id, &mut effects);
-        self.effects = effects;
+        self.apply_effects(id);
     }
 
-    fn apply_effects(&mut self, id: NodeId, effects: &mut Effects<N>) {
-        let slot = &mut self.slots[id.0 as usize];
-        let incarnation = slot.incarnation;
-        for (timer_id, delay, timer) in effects.timers_set.drain(..) {
-            let at = self.now + slot.clock.to_sim_delay(delay);
-            slot.live_timers.insert(timer_id);
-            self.queue.push(at, Event::Timer { node: id, incarnation, id: timer_id, timer });
-        }
-        // After the sets: a handler may cancel a timer it set a moment before.
-        for cancelled in effects.timers_cancelled.drain(..) {
-            slot.live_timers.remove(&cancelled);
+    fn apply_effects(&mut self, id: NodeId) {
+        let effects = &mut self.effects;
+        if !effects.timers_set.is_empty() || !effects.timers_cancelled.is_empty() {
+            let slot = &mut self.slots[id.0 as usize];
+            let incarnation = slot.incarnation;
+            for (timer_id, delay, timer) in effects.timers_set.drain(..) {
+                let at = self.now + slot.clock.to_sim_delay(delay);
+                slot.live_timers.insert(timer_id);
+                self.queue.push(at, Event::Timer { node: id, incarnation, id: timer_id, timer });
+            }
+            // After the sets: a handler may cancel a timer it set a moment before.
+            for cancelled in effects.timers_cancelled.drain(..) {
+                slot.live_timers.remove(&cancelled);
+            }
         }
         for (to, msg) in effects.sends.drain(..) {
-            self.send(id, to, msg);
+            assert!((to.0 as usize) < self.slots.len(), "send to unknown node {to:?}");
+            route(&mut self.net, &mut self.queue, &mut self.trace, self.now, id, to, msg);
         }
-        for text in effects.annotations.drain(..) {
-            let digest = StableHasher::hash_of(&text);
-            self.trace.event(self.now, EventKind::Annotation, Some(id), None, digest, || text);
+        if !effects.annotations.is_empty() {
+            for text in effects.annotations.drain(..) {
+                let digest = StableHasher::hash_of(&text);
+                self.trace.event(self.now, EventKind::Annotation, Some(id), None, digest, || text);
+            }
         }
-        assert!(self.history.len() + effects.observations.len() <= HISTORY_LEN_MAX);
-        let now = self.now;
-        self.history
-            .extend(effects.observations.drain(..).map(|obs| Observed { time: now, node: id, obs }));
-    }
-
-    fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) {
-        assert!((to.0 as usize) < self.slots.len(), "send to unknown node {to:?}");
-        match self.net.route(self.now, from, to) {
-            Fate::Dropped => {
-                let digest = StableHasher::hash_of(&msg);
-                self.trace.event(self.now, EventKind::Drop, Some(to), Some(from), digest, || {
-                    format!("drop (network) {msg:?}")
-                });
-            }
-            Fate::Deliver(at, duplicate_at) => {
-                if let Some(dup_at) = duplicate_at {
-                    self.queue.push(dup_at, Event::Deliver { from, to, msg: msg.clone() });
-                }
-                self.queue.push(at, Event::Deliver { from, to, msg });
-            }
+        if !effects.observations.is_empty() {
+            assert!(self.history.len() + effects.observations.len() <= HISTORY_LEN_MAX);
+            let now = self.now;
+            self.history.extend(effects.observations.drain(..).map(|obs| Observed {
+                time: now,
+                node: id,
+                obs,
+            }));
         }
     }
 
@@ -506,6 +500,32 @@ impl<N: Node> Sim<N> {
         let parked = std::mem::take(&mut slot.parked);
         for event in parked {
             self.queue.push(now, event);
+        }
+    }
+}
+
+/// Hands one message to the network and schedules its delivery (or records its drop).
+fn route<N: Node>(
+    net: &mut Network,
+    queue: &mut Scheduler<Event<N>>,
+    trace: &mut Trace,
+    now: Instant,
+    from: NodeId,
+    to: NodeId,
+    msg: N::Msg,
+) {
+    match net.route(now, from, to) {
+        Fate::Dropped => {
+            let digest = StableHasher::hash_of(&msg);
+            trace.event(now, EventKind::Drop, Some(to), Some(from), digest, || {
+                format!("drop (network) {msg:?}")
+            });
+        }
+        Fate::Deliver(at, duplicate_at) => {
+            if let Some(dup_at) = duplicate_at {
+                queue.push(dup_at, Event::Deliver { from, to, msg: msg.clone() });
+            }
+            queue.push(at, Event::Deliver { from, to, msg });
         }
     }
 }

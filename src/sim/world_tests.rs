@@ -48,7 +48,7 @@ impl Node for TestNode {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Self>, from: NodeId, value: u64) {
         ctx.disk().append("log", value);
-        if value % 10 == 0 {
+        if value.is_multiple_of(10) {
             ctx.disk().fsync("log");
         }
         ctx.observe(Seen::Got { from, value });
@@ -190,7 +190,11 @@ fn partition_cuts_messages_in_flight() {
     let mut sim = two_nodes(config, 5);
     // The messages are sent at t=0 and land at t=10; the partition starts at t=5.
     let groups = vec![vec![NodeId(0)], vec![NodeId(1)]];
-    sim.schedule_fault(Fault { at: at(5), duration: Some(ms(10)), kind: FaultKind::Partition { groups } });
+    sim.schedule_fault(Fault {
+        at: at(5),
+        duration: Some(ms(10)),
+        kind: FaultKind::Partition { groups },
+    });
     sim.run_until(at(100));
     assert!(received(&sim).is_empty());
 }
@@ -278,7 +282,11 @@ fn pause_holds_messages_and_timers_until_resume() {
 #[test]
 fn clock_skew_shifts_readings_and_drift_scales_timers() {
     let mut sim = two_nodes(SimConfig::new(1), 0);
-    let kind = FaultKind::ClockSkew { nodes: vec![NodeId(1)], offset_ns: 5_000_000_000, drift_ppm: 100_000 };
+    let kind = FaultKind::ClockSkew {
+        nodes: vec![NodeId(1)],
+        offset_ns: 5_000_000_000,
+        drift_ppm: 100_000,
+    };
     sim.schedule_fault(Fault { at: at(150), duration: None, kind });
     sim.run_until(at(1000));
     let fired = fired(&sim);
