@@ -1,1 +1,242 @@
-fn main(){}
+//! The `kafsim` command line: parse arguments, call the library, print. Nothing else.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant as WallInstant;
+
+use clap::{Args, Parser, Subcommand};
+
+use kafsim::report::{self, SweepSummary};
+use kafsim::runner::{self, Divergence};
+use kafsim::scenario::{self, Scenario};
+
+/// Exit codes of DESIGN.md's CLI contract.
+const EXIT_MET: u8 = 0;
+const EXIT_NOT_MET: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "kafsim",
+    version,
+    about = "Deterministic simulation testing for Kafka-style systems"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one seed of a scenario.
+    Run(RunArgs),
+    /// Run many seeds of a scenario in parallel.
+    Sweep(SweepArgs),
+    /// Validate scenario files without running them.
+    Check { scenarios: Vec<PathBuf> },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    scenario: PathBuf,
+    /// The seed (default: the scenario's `[run] seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    json: bool,
+    /// Also write a Markdown report into this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Run the seed twice and compare the traces event by event.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    scenario: PathBuf,
+    /// Seeds to run: `A..B` (B excluded) or `A..=B`.
+    #[arg(long, value_parser = parse_seed_range)]
+    seeds: SeedRange,
+    /// Parallel jobs (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard K of N (`K/N`, K from 1): every N-th seed of the range.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// Print one JSON object per seed, then a summary object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SeedRange {
+    start: u64,
+    end_exclusive: u64,
+}
+
+fn parse_seed_range(text: &str) -> Result<SeedRange, String> {
+    let usage = || format!("`{text}` is not a seed range: write A..B (B excluded) or A..=B");
+    let (start, end, inclusive) = if let Some((a, b)) = text.split_once("..=") {
+        (a, b, true)
+    } else if let Some((a, b)) = text.split_once("..") {
+        (a, b, false)
+    } else {
+        return Err(usage());
+    };
+    let start: u64 = start.trim().parse().map_err(|_| usage())?;
+    let end: u64 = end.trim().parse().map_err(|_| usage())?;
+    let end_exclusive = if inclusive { end.checked_add(1).ok_or_else(usage)? } else { end };
+    if end_exclusive <= start {
+        return Err(format!("seed range `{text}` is empty"));
+    }
+    Ok(SeedRange { start, end_exclusive })
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let usage = || format!("`{text}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = text.split_once('/').ok_or_else(usage)?;
+    let (k, n): (u64, u64) = (k.parse().map_err(|_| usage())?, n.parse().map_err(|_| usage())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(usage());
+    }
+    Ok((k, n))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Check { scenarios } => check(&scenarios),
+    };
+    ExitCode::from(code)
+}
+
+fn load(path: &Path) -> Result<Scenario, u8> {
+    scenario::load(path).map_err(|error| {
+        eprintln!("{}", error.render());
+        EXIT_BAD_INPUT
+    })
+}
+
+fn exit_for(expect_met: bool) -> u8 {
+    if expect_met { EXIT_MET } else { EXIT_NOT_MET }
+}
+
+fn run(args: RunArgs) -> u8 {
+    let scenario = match load(&args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let path = args.scenario.display().to_string();
+    let seed = args.seed.unwrap_or(scenario.run.seed);
+    let report = if args.check_determinism {
+        match runner::check_determinism(&scenario, seed) {
+            Ok(report) => report,
+            Err(divergence) => {
+                print_divergence(&divergence, &path);
+                return EXIT_NOT_MET;
+            }
+        }
+    } else {
+        runner::run_seed(&scenario, seed)
+    };
+    if args.json {
+        println!("{}", report::json(&report, &path));
+    } else {
+        print!("{}", report::human(&report, &path, scenario.expect.outcome));
+        if args.check_determinism {
+            println!("determinism: two runs gave the same {} events", report.events);
+        }
+    }
+    if let Some(dir) = args.report {
+        let file = dir.join(format!("{}-seed-{}.md", scenario.name, seed));
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            std::fs::write(&file, report::markdown(&report, &path, scenario.expect.outcome))
+        });
+        if let Err(error) = written {
+            eprintln!("error: cannot write report {}: {error}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    }
+    exit_for(report.expect_met)
+}
+
+fn print_divergence(divergence: &Divergence, path: &str) {
+    println!(
+        "NON-DETERMINISM: seed {} gave trace hashes {:016x} and {:016x}",
+        divergence.first.seed, divergence.first.trace_hash, divergence.second.trace_hash
+    );
+    match &divergence.events {
+        Some((a, b)) => {
+            let show = |r: &Option<kafsim::sim::trace::TraceRecord>| {
+                r.as_ref().map_or("(trace ended)".to_string(), |r| {
+                    format!(
+                        "#{} {} {:?} node {:?} peer {:?}: {}",
+                        r.index, r.time, r.kind, r.node, r.peer, r.detail
+                    )
+                })
+            };
+            println!("first difference:\n  run 1: {}\n  run 2: {}", show(a), show(b));
+        }
+        None => println!("the recorded events agree; only the hashes differ"),
+    }
+    println!(
+        "reproduce  {} --check-determinism",
+        report::reproduce_line(path, divergence.first.seed)
+    );
+}
+
+fn sweep(args: SweepArgs) -> u8 {
+    let scenario = match load(&args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let path = args.scenario.display().to_string();
+    let (shard_k, shard_n) = args.shard.unwrap_or((1, 1));
+    let seeds: Vec<u64> = (args.seeds.start..args.seeds.end_exclusive)
+        .filter(|seed| (seed - args.seeds.start) % shard_n == shard_k - 1)
+        .collect();
+    let jobs =
+        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        eprintln!("error: --jobs must be at least 1");
+        return EXIT_BAD_INPUT;
+    }
+    let wall_start = WallInstant::now();
+    let reports = runner::sweep(&scenario, &seeds, jobs);
+    let summary = SweepSummary::new(&reports, wall_start.elapsed());
+    for report in &reports {
+        if args.json {
+            println!("{}", report::json(report, &path));
+        } else if !report.expect_met {
+            print!("{}", report::human(report, &path, scenario.expect.outcome));
+        }
+    }
+    if args.json {
+        println!("{}", summary.json());
+    } else {
+        print!("{}", summary.human(&path));
+    }
+    exit_for(summary.failed_seeds.is_empty())
+}
+
+fn check(paths: &[PathBuf]) -> u8 {
+    if paths.is_empty() {
+        eprintln!("error: name at least one scenario file");
+        return EXIT_BAD_INPUT;
+    }
+    let mut code = EXIT_MET;
+    for path in paths {
+        match scenario::load(path) {
+            Ok(s) => println!("ok   {} ({})", path.display(), s.name),
+            Err(error) => {
+                eprintln!("{}", error.render());
+                code = EXIT_BAD_INPUT;
+            }
+        }
+    }
+    code
+}

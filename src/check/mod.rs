@@ -1,5 +1,9 @@
 //! Checkers: what a run must never show.
 
+pub mod history;
+
+pub use history::check as check_history;
+
 use crate::sim::time::Instant;
 
 /// Every invariant a scenario's `[expect] violations` may name.

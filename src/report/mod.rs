@@ -1,1 +1,178 @@
-//! Placeholder.
+//! What a person or a program reads after a run: the human summary, the JSON line of
+//! DESIGN.md's CLI contract, the sweep summary and the Markdown report file.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::runner::RunReport;
+use crate::scenario::Outcome;
+
+/// Violations shown in full in human output; the rest are counted.
+const VIOLATIONS_SHOWN_MAX: usize = 10;
+
+/// The command that replays a run.
+pub fn reproduce_line(scenario_path: &str, seed: u64) -> String {
+    format!("kafsim run {scenario_path} --seed {seed}")
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Violation => "violation",
+    }
+}
+
+/// A short summary a person reads at a glance.
+pub fn human(report: &RunReport, scenario_path: &str, expected: Outcome) -> String {
+    let mut out = String::new();
+    let verdict = if report.expect_met { "as expected" } else { "NOT as expected" };
+    let _ = writeln!(out, "scenario   {} (seed {})", report.scenario, report.seed);
+    let _ = writeln!(
+        out,
+        "outcome    {} ({verdict}: expected {})",
+        outcome_name(report.outcome()),
+        outcome_name(expected)
+    );
+    let _ = writeln!(out, "faults     {}", report.faults.len());
+    for fault in &report.faults {
+        let _ = writeln!(out, "  {fault}");
+    }
+    let _ = writeln!(out, "violations {}", report.violations.len());
+    for violation in report.violations.iter().take(VIOLATIONS_SHOWN_MAX) {
+        let _ =
+            writeln!(out, "  {} at {}: {}", violation.invariant, violation.time, violation.detail);
+    }
+    if report.violations.len() > VIOLATIONS_SHOWN_MAX {
+        let _ = writeln!(out, "  ... and {} more", report.violations.len() - VIOLATIONS_SHOWN_MAX);
+    }
+    let _ = writeln!(
+        out,
+        "events     {}   simulated {}   wall {}ms   speed {:.0}x",
+        report.events,
+        report.sim_time,
+        report.wall.as_millis(),
+        report.speed()
+    );
+    let _ = writeln!(out, "trace hash {:016x}", report.trace_hash);
+    if !report.expect_met {
+        let _ = writeln!(out, "reproduce  {}", reproduce_line(scenario_path, report.seed));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonViolation<'a> {
+    invariant: &'a str,
+    time_ms: u64,
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonRun<'a> {
+    scenario: &'a str,
+    seed: u64,
+    outcome: &'static str,
+    violations: Vec<JsonViolation<'a>>,
+    trace_hash: String,
+    events: u64,
+    sim_time_ms: u64,
+    wall_ms: u64,
+    speed: f64,
+    expect_met: bool,
+    faults: &'a [String],
+    reproduce: String,
+}
+
+/// The JSON object of one run (one line).
+pub fn json(report: &RunReport, scenario_path: &str) -> String {
+    let run = JsonRun {
+        scenario: &report.scenario,
+        seed: report.seed,
+        outcome: outcome_name(report.outcome()),
+        violations: report
+            .violations
+            .iter()
+            .map(|v| JsonViolation {
+                invariant: v.invariant,
+                time_ms: v.time.as_millis(),
+                detail: &v.detail,
+            })
+            .collect(),
+        trace_hash: format!("{:016x}", report.trace_hash),
+        events: report.events,
+        sim_time_ms: report.sim_time.as_millis(),
+        wall_ms: report.wall.as_millis() as u64,
+        speed: (report.speed() * 10.0).round() / 10.0,
+        expect_met: report.expect_met,
+        faults: &report.faults,
+        reproduce: reproduce_line(scenario_path, report.seed),
+    };
+    serde_json::to_string(&run).expect("a run serialises")
+}
+
+/// Totals of a sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepSummary {
+    pub summary: bool,
+    pub seeds: usize,
+    /// Seeds whose run did not meet the scenario's `[expect]`.
+    pub failed_seeds: Vec<u64>,
+    pub events: u64,
+    pub sim_time_ms: u64,
+    pub wall_ms: u64,
+    pub seeds_per_sec: f64,
+}
+
+impl SweepSummary {
+    pub fn new(reports: &[RunReport], wall: std::time::Duration) -> Self {
+        let wall_secs = wall.as_secs_f64().max(1e-9);
+        SweepSummary {
+            summary: true,
+            seeds: reports.len(),
+            failed_seeds: reports.iter().filter(|r| !r.expect_met).map(|r| r.seed).collect(),
+            events: reports.iter().map(|r| r.events).sum(),
+            sim_time_ms: reports.iter().map(|r| r.sim_time.as_millis()).sum(),
+            wall_ms: wall.as_millis() as u64,
+            seeds_per_sec: (reports.len() as f64 / wall_secs * 10.0).round() / 10.0,
+        }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).expect("a summary serialises")
+    }
+
+    pub fn human(&self, scenario_path: &str) -> String {
+        let mut out = String::new();
+        let met = self.seeds - self.failed_seeds.len();
+        let _ = writeln!(
+            out,
+            "seeds      {} run, {met} as expected, {} not",
+            self.seeds,
+            self.failed_seeds.len()
+        );
+        let speed = self.sim_time_ms as f64 / (self.wall_ms.max(1) as f64);
+        let _ = writeln!(
+            out,
+            "totals     {} events   simulated {}s   wall {}ms   {:.1} seeds/s   speed {:.0}x",
+            self.events,
+            self.sim_time_ms / 1000,
+            self.wall_ms,
+            self.seeds_per_sec,
+            speed
+        );
+        for seed in &self.failed_seeds {
+            let _ = writeln!(out, "reproduce  {}", reproduce_line(scenario_path, *seed));
+        }
+        out
+    }
+}
+
+/// The Markdown report written by `kafsim run --report DIR`.
+pub fn markdown(report: &RunReport, scenario_path: &str, expected: Outcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {} — seed {}\n", report.scenario, report.seed);
+    let _ = writeln!(out, "Reproduce: `{}`\n", reproduce_line(scenario_path, report.seed));
+    let _ = writeln!(out, "```text\n{}```", human(report, scenario_path, expected));
+    out
+}

@@ -1,1 +1,148 @@
-//! Placeholder.
+//! Running scenarios: one seed ([`run_seed`]), many seeds in parallel ([`sweep`]), and the
+//! determinism self-check ([`check_determinism`]).
+//!
+//! A run is: build the cluster, schedule the fixed faults and the nemesis timeline, run
+//! the fault phase, heal every fault, run the heal phase, check the history. A panic inside
+//! a simulated node is caught and reported as a failure of that seed; a sweep goes on.
+
+mod faults;
+mod panics;
+
+use std::time::Instant as WallInstant;
+
+use rayon::prelude::*;
+
+use crate::check::Violation;
+use crate::kafka::{self, KafkaNode, Layout};
+use crate::scenario::{Outcome, Scenario};
+use crate::sim::trace::{TraceRecord, first_divergence};
+use crate::sim::{Duration, Instant, Sim};
+
+/// The outcome of one seed.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub violations: Vec<Violation>,
+    pub trace_hash: u64,
+    pub events: u64,
+    pub sim_time: Duration,
+    pub wall: std::time::Duration,
+    /// Whether the run showed what the scenario's `[expect]` asks for.
+    pub expect_met: bool,
+    /// The faults the run injected, fixed and drawn by the nemesis, one line each.
+    pub faults: Vec<String>,
+}
+
+impl RunReport {
+    pub fn outcome(&self) -> Outcome {
+        if self.violations.is_empty() { Outcome::Pass } else { Outcome::Violation }
+    }
+
+    /// Simulated seconds per wall second.
+    pub fn speed(&self) -> f64 {
+        self.sim_time.as_secs_f64() / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Whether `violations` is what the scenario expects.
+pub fn expect_met(scenario: &Scenario, violations: &[Violation]) -> bool {
+    match scenario.expect.outcome {
+        Outcome::Pass => violations.is_empty(),
+        Outcome::Violation => {
+            !violations.is_empty()
+                && scenario
+                    .expect
+                    .violations
+                    .iter()
+                    .all(|name| violations.iter().any(|v| v.invariant == name))
+        }
+    }
+}
+
+/// Runs one seed of the scenario.
+pub fn run_seed(scenario: &Scenario, seed: u64) -> RunReport {
+    run_recorded(scenario, seed, false).0
+}
+
+/// Runs one seed, also returning the recorded trace when `record` is set.
+fn run_recorded(scenario: &Scenario, seed: u64, record: bool) -> (RunReport, Vec<TraceRecord>) {
+    let wall_start = WallInstant::now();
+    let mut summary = (0, 0, Duration::ZERO, Vec::new());
+    let mut records = Vec::new();
+    let outcome = panics::catch(|| {
+        let (mut sim, layout, faults) = prepare(scenario, seed, record);
+        let violations = simulate(scenario, &mut sim, &layout);
+        let trace = sim.trace();
+        summary = (trace.hash(), trace.n_events(), sim.now() - Instant::ZERO, faults);
+        records = trace.records().to_vec();
+        violations
+    });
+    let violations = outcome.unwrap_or_else(|panic| vec![panic.into_violation()]);
+    let (trace_hash, events, sim_time, faults) = summary;
+    let report = RunReport {
+        scenario: scenario.name.clone(),
+        seed,
+        expect_met: expect_met(scenario, &violations),
+        violations,
+        trace_hash,
+        events,
+        sim_time,
+        wall: wall_start.elapsed(),
+        faults,
+    };
+    (report, records)
+}
+
+/// Builds the cluster and schedules every fault; returns the fault descriptions.
+fn prepare(scenario: &Scenario, seed: u64, record: bool) -> (Sim<KafkaNode>, Layout, Vec<String>) {
+    let (mut sim, layout) = kafka::build_sim(scenario, seed, record);
+    let timeline = faults::timeline(scenario, seed, &layout);
+    let descriptions = timeline.iter().map(|f| faults::describe(f, &layout)).collect();
+    timeline.into_iter().for_each(|f| sim.schedule_fault(f));
+    (sim, layout, descriptions)
+}
+
+/// The fault phase, the heal, the heal phase, then the checks.
+fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> Vec<Violation> {
+    let fault_phase_end = Instant::ZERO + scenario.run.duration;
+    sim.run_until(fault_phase_end);
+    sim.heal_all();
+    sim.run_until(fault_phase_end + scenario.run.heal);
+    crate::check::history::check(sim.history(), layout, sim.now())
+}
+
+/// Runs every seed in `seeds` on `jobs` threads; reports come back sorted by seed.
+pub fn sweep(scenario: &Scenario, seeds: &[u64], jobs: usize) -> Vec<RunReport> {
+    assert!(jobs > 0, "a sweep needs at least one job");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .expect("the sweep's thread pool starts");
+    panics::install_hook();
+    let mut reports: Vec<RunReport> =
+        pool.install(|| seeds.par_iter().map(|&seed| run_seed(scenario, seed)).collect());
+    reports.sort_by_key(|r| r.seed);
+    reports
+}
+
+/// Where two runs of one seed part.
+#[derive(Clone, Debug)]
+pub struct Divergence {
+    pub first: RunReport,
+    pub second: RunReport,
+    /// The first event that differs in each run (`None` where that trace ended).
+    pub events: Option<(Option<TraceRecord>, Option<TraceRecord>)>,
+}
+
+/// Runs the seed twice with full traces; `Err` names the first event that differs.
+pub fn check_determinism(scenario: &Scenario, seed: u64) -> Result<RunReport, Box<Divergence>> {
+    let (first, trace_a) = run_recorded(scenario, seed, true);
+    let (second, trace_b) = run_recorded(scenario, seed, true);
+    let idx = first_divergence(&trace_a, &trace_b);
+    if idx.is_none() && first.trace_hash == second.trace_hash {
+        return Ok(first);
+    }
+    let events = idx.map(|i| (trace_a.get(i).cloned(), trace_b.get(i).cloned()));
+    Err(Box::new(Divergence { first, second, events }))
+}

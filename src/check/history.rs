@@ -1,0 +1,511 @@
+//! The history checker: holds a run's observations (sends, acknowledgements, reads) against
+//! the anomalies Jepsen defines for Kafka (reference/kafka-anomalies.md §3), adapted to a
+//! history where every acknowledgement names its offset:
+//!
+//! - `lost-write`: an acknowledged record was not read at its acknowledged offset although
+//!   some consumer read that far, i.e. a different value (or nothing but other offsets) was
+//!   read there.
+//! - `unseen`: an acknowledged record no consumer read by the end of the run, because no
+//!   consumer got that far (loss and delay look the same; see [`UNSEEN_GRACE_MS`]).
+//! - `poll-skip`: a consumer's successive reads of a partition skip an offset.
+//! - `nonmonotonic-poll`: a consumer read an offset at or below the previous one, other
+//!   than right after that consumer restarted.
+//!
+//! One bug tends to break thousands of records the same way, so violations are aggregated:
+//! one per invariant and partition (and consumer, for the poll anomalies), with a count and
+//! the first few examples.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::kafka::cluster::Layout;
+use crate::kafka::protocol::{KafkaObs, TopicPartition, value_producer_index};
+use crate::sim::node::NodeId;
+use crate::sim::time::{Duration, Instant};
+use crate::sim::world::Observed;
+
+use super::Violation;
+
+/// Acknowledgements younger than this at the end of the run are not reported as unseen: a
+/// consumer may simply not have fetched them yet.
+/// Ten seconds cover a lost fetch on the way (3 s request timeouts) both at the follower
+/// (holding the HW back) and at the consumer.
+pub const UNSEEN_GRACE_MS: u64 = 10_000;
+/// Examples quoted per violation.
+const EXAMPLES_MAX: usize = 5;
+
+#[derive(Clone, Debug)]
+struct Ack {
+    time: Instant,
+    producer: NodeId,
+    key: u32,
+    value: u64,
+    offset: u64,
+    leader: NodeId,
+    leader_epoch: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Read {
+    time: Instant,
+    consumer: NodeId,
+    value: u64,
+    leader_epoch: u32,
+    broker: NodeId,
+}
+
+/// Everything read from one partition.
+#[derive(Clone, Debug, Default)]
+struct PartitionReads {
+    /// Per offset, the first read of each distinct value.
+    by_offset: BTreeMap<u64, Vec<Read>>,
+    /// (time, offset) each time the highest offset read grew, in time order.
+    frontier: Vec<(Instant, u64)>,
+}
+
+impl PartitionReads {
+    fn max_offset(&self) -> Option<u64> {
+        self.frontier.last().map(|&(_, o)| o)
+    }
+
+    /// When a consumer first read at or past `offset`.
+    fn first_reached(&self, offset: u64) -> Option<Instant> {
+        let idx = self.frontier.partition_point(|&(_, o)| o < offset);
+        self.frontier.get(idx).map(|&(t, _)| t)
+    }
+}
+
+/// An aggregated violation being built: count, first examples, first time.
+struct Finding {
+    count: usize,
+    time: Instant,
+    examples: Vec<String>,
+}
+
+impl Finding {
+    fn new() -> Self {
+        Finding { count: 0, time: Instant::from_nanos(u64::MAX), examples: Vec::new() }
+    }
+
+    fn add(&mut self, time: Instant, example: impl FnOnce() -> String) {
+        self.count += 1;
+        self.time = self.time.min(time);
+        if self.examples.len() < EXAMPLES_MAX {
+            self.examples.push(example());
+        }
+    }
+}
+
+/// Names a record value: its producer, the producer's restart count, its sequence.
+fn value_name(layout: &Layout, value: u64) -> String {
+    let index = value_producer_index(value) as usize;
+    let producer = layout
+        .producers
+        .get(index)
+        .map_or_else(|| format!("producer#{index}"), |&p| layout.name(p).to_string());
+    let restarts = (value >> 32) & 0xff;
+    let sequence = value & 0xffff_ffff;
+    if restarts == 0 {
+        format!("{producer}:{sequence}")
+    } else {
+        format!("{producer}:r{restarts}:{sequence}")
+    }
+}
+
+/// Checks the history of a run that ended at `end`, with the default unseen grace
+/// ([`UNSEEN_GRACE_MS`]). Violations come out in a fixed order: by invariant (as in
+/// [`super::INVARIANTS`]), then partition, then consumer.
+pub fn check(history: &[Observed<KafkaObs>], layout: &Layout, end: Instant) -> Vec<Violation> {
+    check_with_grace(history, layout, end, Duration::from_millis(UNSEEN_GRACE_MS))
+}
+
+/// [`check`] with the grace for `unseen` chosen by the caller: acknowledgements younger
+/// than `unseen_grace` at `end` are not reported as unseen.
+pub fn check_with_grace(
+    history: &[Observed<KafkaObs>],
+    layout: &Layout,
+    end: Instant,
+    unseen_grace: Duration,
+) -> Vec<Violation> {
+    let mut acks: BTreeMap<TopicPartition, Vec<Ack>> = BTreeMap::new();
+    let mut reads: BTreeMap<TopicPartition, PartitionReads> = BTreeMap::new();
+    let mut poll_skip: BTreeMap<(TopicPartition, NodeId), Finding> = BTreeMap::new();
+    let mut nonmonotonic: BTreeMap<(TopicPartition, NodeId), Finding> = BTreeMap::new();
+    // Per (partition, consumer): the last offset read since the consumer (re)started.
+    let mut last_read: BTreeMap<(TopicPartition, NodeId), u64> = BTreeMap::new();
+    // Per (partition, consumer): the last position reset, to explain what follows it.
+    let mut last_reset: BTreeMap<(TopicPartition, NodeId), (Instant, u64)> = BTreeMap::new();
+
+    for o in history {
+        match &o.obs {
+            KafkaObs::Acked { tp, key, value, offset, leader, leader_epoch } => {
+                acks.entry(tp.clone()).or_default().push(Ack {
+                    time: o.time,
+                    producer: o.node,
+                    key: *key,
+                    value: *value,
+                    offset: *offset,
+                    leader: *leader,
+                    leader_epoch: *leader_epoch,
+                });
+            }
+            KafkaObs::Read { tp, value, offset, leader_epoch, broker, .. } => {
+                let offset = *offset;
+                let partition = reads.entry(tp.clone()).or_default();
+                let at = partition.by_offset.entry(offset).or_default();
+                if !at.iter().any(|r| r.value == *value) {
+                    at.push(Read {
+                        time: o.time,
+                        consumer: o.node,
+                        value: *value,
+                        leader_epoch: *leader_epoch,
+                        broker: *broker,
+                    });
+                }
+                if partition.max_offset().is_none_or(|m| offset > m) {
+                    partition.frontier.push((o.time, offset));
+                }
+
+                let slot = (tp.clone(), o.node);
+                let previous = last_read.insert(slot.clone(), offset);
+                let expected = previous.map_or(0, |p| p + 1);
+                let (findings, what) = match previous {
+                    Some(prev) if offset <= prev => (&mut nonmonotonic, format!("after {prev}")),
+                    _ if offset > expected => {
+                        let after = previous.map_or("its start".to_string(), |p| p.to_string());
+                        (
+                            &mut poll_skip,
+                            format!("after {after}, skipping {expected}..{}", offset - 1),
+                        )
+                    }
+                    _ => continue,
+                };
+                findings.entry(slot.clone()).or_insert_with(Finding::new).add(o.time, || {
+                    let reset = last_reset.get(&slot).map_or(String::new(), |(t, from)| {
+                        format!(" (position reset from {from} at {t})")
+                    });
+                    format!(
+                        "{} read offset {offset} {what} at {}: {} (epoch {}, from {}){reset}",
+                        layout.name(o.node),
+                        o.time,
+                        value_name(layout, *value),
+                        leader_epoch,
+                        layout.name(*broker),
+                    )
+                });
+            }
+            KafkaObs::Restarted => {
+                // A restarted consumer reads from 0 again: that is not a regression.
+                last_read.retain(|(_, node), _| *node != o.node);
+                last_reset.retain(|(_, node), _| *node != o.node);
+            }
+            KafkaObs::PositionReset { tp, from, .. } => {
+                last_reset.insert((tp.clone(), o.node), (o.time, *from));
+            }
+            KafkaObs::Sent { .. } | KafkaObs::Throttled { .. } => {}
+        }
+    }
+
+    let mut violations = Vec::new();
+    let empty = PartitionReads::default();
+
+    let mut lost: BTreeMap<TopicPartition, Finding> = BTreeMap::new();
+    let mut unseen: BTreeMap<TopicPartition, Finding> = BTreeMap::new();
+    for (tp, tp_acks) in &acks {
+        let partition = reads.get(tp).unwrap_or(&empty);
+        let max_read = partition.max_offset();
+        for ack in tp_acks {
+            let describe_ack = || {
+                format!(
+                    "offset {}: {} (key {}) acked by {} in epoch {} at {}",
+                    ack.offset,
+                    value_name(layout, ack.value),
+                    ack.key,
+                    layout.name(ack.leader),
+                    ack.leader_epoch,
+                    ack.time
+                )
+            };
+            if max_read.is_some_and(|m| m >= ack.offset) {
+                let at = partition.by_offset.get(&ack.offset).map_or(&[][..], Vec::as_slice);
+                if at.iter().any(|r| r.value == ack.value) {
+                    continue;
+                }
+                let seen = partition.first_reached(ack.offset).expect("max read covers it");
+                lost.entry(tp.clone()).or_insert_with(Finding::new).add(seen.max(ack.time), || {
+                    let instead = if at.is_empty() {
+                        "nothing read at that offset".to_string()
+                    } else {
+                        at.iter()
+                            .map(|r| {
+                                format!(
+                                    "{} (epoch {}, from {}) read by {} at {}",
+                                    value_name(layout, r.value),
+                                    r.leader_epoch,
+                                    layout.name(r.broker),
+                                    layout.name(r.consumer),
+                                    r.time
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    };
+                    format!("{}; read there instead: {instead}", describe_ack())
+                });
+            } else if ack.time + unseen_grace <= end {
+                unseen.entry(tp.clone()).or_insert_with(Finding::new).add(end, describe_ack);
+            }
+        }
+    }
+
+    for (tp, finding) in lost {
+        let producers = producers_of(&acks[&tp], layout);
+        violations.push(Violation {
+            invariant: "lost-write",
+            time: finding.time,
+            detail: summary(
+                &finding,
+                &format!(
+                    "{tp}: {} acknowledged record(s) from {producers} missing where consumers read",
+                    finding.count
+                ),
+            ),
+        });
+    }
+    for (tp, finding) in unseen {
+        let max_read = reads.get(&tp).and_then(PartitionReads::max_offset);
+        let reach = max_read.map_or("no consumer read it at all".to_string(), |m| {
+            format!("consumers read up to offset {m}")
+        });
+        violations.push(Violation {
+            invariant: "unseen",
+            time: finding.time,
+            detail: summary(
+                &finding,
+                &format!(
+                    "{tp}: {} acknowledged record(s) never read by the end ({end}); {reach}",
+                    finding.count
+                ),
+            ),
+        });
+    }
+    for ((tp, consumer), finding) in poll_skip {
+        violations.push(Violation {
+            invariant: "poll-skip",
+            time: finding.time,
+            detail: summary(
+                &finding,
+                &format!("{tp}: {} skip(s) in {}'s reads", finding.count, layout.name(consumer)),
+            ),
+        });
+    }
+    for ((tp, consumer), finding) in nonmonotonic {
+        violations.push(Violation {
+            invariant: "nonmonotonic-poll",
+            time: finding.time,
+            detail: summary(
+                &finding,
+                &format!("{tp}: {} backward read(s) by {}", finding.count, layout.name(consumer)),
+            ),
+        });
+    }
+    violations
+}
+
+fn producers_of(acks: &[Ack], layout: &Layout) -> String {
+    let mut names: Vec<&str> = acks.iter().map(|a| layout.name(a.producer)).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(", ")
+}
+
+fn summary(finding: &Finding, headline: &str) -> String {
+    let mut text = headline.to_string();
+    for example in &finding.examples {
+        let _ = write!(text, "\n  - {example}");
+    }
+    if finding.count > finding.examples.len() {
+        let _ = write!(text, "\n  - ... and {} more", finding.count - finding.examples.len());
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::protocol::record_value;
+    use crate::scenario::{
+        Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec,
+        Scenario, TopicSpec,
+    };
+
+    // Node ids of the layout below: b1..b3 = 0..2, controller 3, p1 4, c1 5, c2 6.
+    const B1: NodeId = NodeId(0);
+    const B2: NodeId = NodeId(1);
+    const P1: NodeId = NodeId(4);
+    const C1: NodeId = NodeId(5);
+    const C2: NodeId = NodeId(6);
+
+    fn layout() -> Layout {
+        Layout::new(&Scenario {
+            name: "h".into(),
+            description: String::new(),
+            run: RunSpec {
+                duration: Duration::from_secs(1),
+                heal: Duration::from_secs(1),
+                seed: 1,
+            },
+            cluster: ClusterSpec { brokers: 3 },
+            network: NetworkSpec {
+                latency_min: Duration::from_millis(1),
+                latency_max: Duration::from_millis(1),
+                loss: 0.0,
+                duplicate: 0.0,
+                ordered: true,
+            },
+            topics: vec![TopicSpec { name: "t".into(), partitions: 2, replication_factor: 3 }],
+            producers: vec![ProducerSpec {
+                name: "p1".into(),
+                topic: "t".into(),
+                acks: Acks::Leader,
+                rate: 1,
+                keys: 1,
+            }],
+            consumers: vec![
+                ConsumerSpec { name: "c1".into(), topics: vec!["t".into()] },
+                ConsumerSpec { name: "c2".into(), topics: vec!["t".into()] },
+            ],
+            faults: vec![],
+            nemesis: None,
+            expect: Expect { outcome: Outcome::Pass, violations: vec![] },
+        })
+    }
+
+    fn tp(p: u32) -> TopicPartition {
+        TopicPartition::new("t", p)
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::ZERO + Duration::from_millis(ms)
+    }
+
+    fn v(seq: u64) -> u64 {
+        record_value(0, 0, seq)
+    }
+
+    fn ack(ms: u64, p: u32, offset: u64, value: u64, epoch: u32) -> Observed<KafkaObs> {
+        let obs =
+            KafkaObs::Acked { tp: tp(p), key: 0, value, offset, leader: B1, leader_epoch: epoch };
+        Observed { time: at(ms), node: P1, obs }
+    }
+
+    fn read(ms: u64, consumer: NodeId, p: u32, offset: u64, value: u64) -> Observed<KafkaObs> {
+        let obs = KafkaObs::Read { tp: tp(p), key: 0, value, offset, leader_epoch: 1, broker: B2 };
+        Observed { time: at(ms), node: consumer, obs }
+    }
+
+    fn restarted(ms: u64, node: NodeId) -> Observed<KafkaObs> {
+        Observed { time: at(ms), node, obs: KafkaObs::Restarted }
+    }
+
+    /// Three records acked on partition 0 and one on partition 1, all read by c1 in order;
+    /// c2 reads partition 0 too, restarts, and reads it again from 0.
+    fn clean() -> Vec<Observed<KafkaObs>> {
+        vec![
+            ack(10, 0, 0, v(0), 1),
+            ack(11, 0, 1, v(1), 1),
+            ack(12, 1, 0, v(2), 1),
+            ack(13, 0, 2, v(3), 1),
+            read(20, C1, 0, 0, v(0)),
+            read(20, C1, 0, 1, v(1)),
+            read(21, C1, 1, 0, v(2)),
+            read(22, C1, 0, 2, v(3)),
+            read(23, C2, 0, 0, v(0)),
+            read(24, C2, 0, 1, v(1)),
+            restarted(30, C2),
+            read(31, C2, 0, 0, v(0)),
+            read(32, C2, 0, 1, v(1)),
+            read(33, C2, 0, 2, v(3)),
+        ]
+    }
+
+    fn invariants(violations: &[Violation]) -> Vec<&'static str> {
+        violations.iter().map(|v| v.invariant).collect()
+    }
+
+    #[test]
+    fn clean_history_is_silent() {
+        assert_eq!(check(&clean(), &layout(), at(60_000)), vec![]);
+    }
+
+    #[test]
+    fn lost_write_when_another_value_sits_at_the_acked_offset() {
+        // R1: the old leader acked v9 at offset 3 in epoch 1; the new leader wrote v10 there.
+        let mut h = clean();
+        h.push(ack(40, 0, 3, v(9), 1));
+        h.push(ack(50, 0, 3, v(10), 2));
+        h.push(read(60, C1, 0, 3, v(10)));
+        let violations = check(&h, &layout(), at(60_000));
+        assert_eq!(invariants(&violations), vec!["lost-write"], "{violations:#?}");
+        let lost = &violations[0];
+        assert_eq!(lost.time, at(60));
+        for needle in ["t-0", "offset 3", "p1:9", "acked by b1 in epoch 1", "p1:10", "read by c1"] {
+            assert!(lost.detail.contains(needle), "{needle:?} not in {}", lost.detail);
+        }
+    }
+
+    #[test]
+    fn unseen_when_no_consumer_got_that_far() {
+        let mut h = clean();
+        for offset in 3..10 {
+            h.push(ack(40, 0, offset, v(100 + offset), 1));
+        }
+        let violations = check(&h, &layout(), at(60_000));
+        assert_eq!(invariants(&violations), vec!["unseen"], "{violations:#?}");
+        let detail = &violations[0].detail;
+        assert!(detail.contains("7 acknowledged record(s)"), "{detail}");
+        assert!(detail.contains("read up to offset 2"), "{detail}");
+        assert!(detail.contains("and 2 more"), "{detail}");
+        // Too recent to call: a consumer may just not have fetched it yet.
+        assert_eq!(check(&h, &layout(), at(3_000)), vec![]);
+        assert_eq!(check_with_grace(&h, &layout(), at(3_000), Duration::ZERO).len(), 1);
+    }
+
+    #[test]
+    fn poll_skip_when_an_offset_is_jumped() {
+        let mut h = clean();
+        h.push(ack(40, 1, 1, v(20), 1));
+        h.push(ack(40, 1, 2, v(21), 1));
+        h.push(read(41, C1, 1, 2, v(21)));
+        // Offset 1 of partition 1 was read by c2, so nothing is lost or unseen.
+        h.push(read(42, C2, 1, 0, v(2)));
+        h.push(read(43, C2, 1, 1, v(20)));
+        let violations = check(&h, &layout(), at(60_000));
+        assert_eq!(invariants(&violations), vec!["poll-skip"], "{violations:#?}");
+        let detail = &violations[0].detail;
+        assert!(detail.contains("c1 read offset 2 after 0, skipping 1..1 at t=0.041s: p1:21"));
+        assert_eq!(violations[0].time, at(41));
+    }
+
+    #[test]
+    fn nonmonotonic_poll_when_a_consumer_goes_back_without_restart() {
+        let mut h = clean();
+        h.push(read(40, C1, 0, 1, v(1)));
+        let violations = check(&h, &layout(), at(60_000));
+        assert_eq!(invariants(&violations), vec!["nonmonotonic-poll"], "{violations:#?}");
+        assert!(violations[0].detail.contains("c1 read offset 1 after 2 at t=0.040s: p1:1"));
+    }
+
+    #[test]
+    fn many_lost_records_make_one_violation() {
+        let mut h = Vec::new();
+        for offset in 0..1_000 {
+            h.push(ack(10, 0, offset, v(offset), 1));
+            h.push(read(20, C1, 0, offset, v(5_000 + offset)));
+        }
+        let violations = check(&h, &layout(), at(60_000));
+        assert_eq!(invariants(&violations), vec!["lost-write"]);
+        assert!(violations[0].detail.contains("1000 acknowledged record(s)"));
+        assert!(violations[0].detail.lines().count() <= EXAMPLES_MAX + 2);
+    }
+}

@@ -1,0 +1,235 @@
+//! The scenario file as TOML spells it, before any check. Every table denies unknown keys
+//! (serde reports them with their position), and every value a later check may refuse is
+//! `Spanned`, so that the refusal can point at it. Numbers are read as TOML's `i64`/`f64`
+//! so that a negative or huge value reaches validation and gets a precise message instead
+//! of a type error.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+/// A list of names (nodes, topics, kinds), each with its position.
+pub type Names = Spanned<Vec<Spanned<String>>>;
+
+/// Every table and its keys, in the order serde lists them. Errors use it to name the
+/// table an unknown key was found in, and the table a misplaced key belongs to. The test
+/// below keeps it in step with the structs.
+pub const TABLES: &[(&str, &[&str])] = &[
+    (
+        "the top level",
+        &[
+            "name",
+            "description",
+            "run",
+            "cluster",
+            "network",
+            "topics",
+            "producers",
+            "consumers",
+            "faults",
+            "nemesis",
+            "expect",
+        ],
+    ),
+    ("[run]", &["duration", "heal", "seed"]),
+    ("[cluster]", &["brokers"]),
+    ("[network]", &["latency", "loss", "duplicate", "ordered"]),
+    ("[[topics]]", &["name", "partitions", "replication_factor"]),
+    ("[[producers]]", &["name", "topic", "acks", "rate", "keys"]),
+    ("[[consumers]]", &["name", "topics"]),
+    (
+        "[[faults]]",
+        &[
+            "at",
+            "kind",
+            "for",
+            "groups",
+            "from",
+            "to",
+            "nodes",
+            "lose_unflushed",
+            "offset",
+            "drift_ppm",
+            "rate",
+        ],
+    ),
+    ("[nemesis]", &["kinds", "interval", "duration", "targets"]),
+    ("[expect]", &["outcome", "violations"]),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Spanned<String>,
+    pub description: Spanned<String>,
+    pub run: RawRun,
+    pub cluster: RawCluster,
+    pub network: Option<RawNetwork>,
+    pub topics: Spanned<Vec<Spanned<RawTopic>>>,
+    #[serde(default)]
+    pub producers: Vec<RawProducer>,
+    #[serde(default)]
+    pub consumers: Vec<RawConsumer>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+    pub nemesis: Option<RawNemesis>,
+    pub expect: Option<RawExpect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub duration: Spanned<Lenient>,
+    pub heal: Option<Spanned<Lenient>>,
+    pub seed: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub brokers: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub latency: Option<Spanned<Lenient>>,
+    pub loss: Option<Spanned<f64>>,
+    pub duplicate: Option<Spanned<f64>>,
+    pub ordered: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub name: Spanned<String>,
+    pub partitions: Spanned<i64>,
+    pub replication_factor: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProducer {
+    pub name: Spanned<String>,
+    pub topic: Spanned<String>,
+    pub acks: Option<Spanned<Lenient>>,
+    pub rate: Spanned<i64>,
+    pub keys: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsumer {
+    pub name: Spanned<String>,
+    pub topics: Names,
+}
+
+/// One fault of the timeline. The keys of every kind are accepted here; validation refuses
+/// a key that does not belong to the fault's `kind`, naming those that do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    pub at: Spanned<Lenient>,
+    pub kind: Spanned<String>,
+    #[serde(rename = "for")]
+    pub for_: Option<Spanned<Lenient>>,
+    pub groups: Option<Spanned<Vec<Names>>>,
+    pub from: Option<Names>,
+    pub to: Option<Names>,
+    pub nodes: Option<Names>,
+    pub lose_unflushed: Option<Spanned<bool>>,
+    pub offset: Option<Spanned<Lenient>>,
+    pub drift_ppm: Option<Spanned<i64>>,
+    pub rate: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNemesis {
+    pub kinds: Names,
+    pub interval: Option<Spanned<Lenient>>,
+    pub duration: Option<Spanned<Lenient>>,
+    pub targets: Option<Names>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub outcome: Option<Spanned<String>>,
+    pub violations: Option<Names>,
+}
+
+/// A string, or a number where a string is expected. Durations and `acks` are strings,
+/// but people write `duration = 30` or `acks = 1`; keeping the number lets validation say
+/// exactly what to write instead of reporting a type error.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lenient {
+    Text(String),
+    /// The number as TOML wrote it, e.g. `30` or `1.5`.
+    Number(String),
+}
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor)
+    }
+}
+
+struct LenientVisitor;
+
+impl Visitor<'_> for LenientVisitor {
+    type Value = Lenient;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Lenient, E> {
+        Ok(Lenient::Text(v.into()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Lenient, E> {
+        Ok(Lenient::Number(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Lenient, E> {
+        Ok(Lenient::Number(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Lenient, E> {
+        Ok(Lenient::Number(v.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys serde accepts for `T`, from its "unknown field" error.
+    fn keys_of<T: for<'de> Deserialize<'de> + fmt::Debug>() -> Vec<String> {
+        let err = toml::from_str::<T>("zzz = 1").unwrap_err();
+        err.message().split('`').skip(3).step_by(2).map(String::from).collect()
+    }
+
+    #[test]
+    fn tables_match_the_structs() {
+        let actual = [
+            keys_of::<RawScenario>(),
+            keys_of::<RawRun>(),
+            keys_of::<RawCluster>(),
+            keys_of::<RawNetwork>(),
+            keys_of::<RawTopic>(),
+            keys_of::<RawProducer>(),
+            keys_of::<RawConsumer>(),
+            keys_of::<RawFault>(),
+            keys_of::<RawNemesis>(),
+            keys_of::<RawExpect>(),
+        ];
+        assert_eq!(actual.len(), TABLES.len());
+        for ((table, keys), actual) in TABLES.iter().zip(actual) {
+            assert_eq!(*keys, actual, "{table}");
+        }
+    }
+}

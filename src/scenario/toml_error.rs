@@ -1,0 +1,137 @@
+//! TOML syntax and shape errors (from the `toml` parser and serde) rewritten for people:
+//! "unknown field" becomes "unknown key" with the accepted keys and a likely spelling,
+//! type names become TOML's (`integer`, `array`, `table`), and every error gets a help line.
+
+use std::ops::Range;
+
+use super::error::Problem;
+use super::raw::TABLES;
+use super::spelling::did_you_mean;
+
+pub fn problem(err: &toml::de::Error) -> Problem {
+    let span = err.span().unwrap_or(0..0);
+    let message = err.message();
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        unknown_key(span, rest)
+    } else if let Some(rest) = message.strip_prefix("missing field ") {
+        missing_key(span, &quoted(rest).into_iter().next().unwrap_or_default())
+    } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+        wrong_type(span, rest)
+    } else if message == "duplicate key" {
+        Problem::at(span, "duplicate key")
+            .label("already set above")
+            .help("a key may appear once per table: remove or rename one of them")
+    } else if message.starts_with("string values must be quoted") {
+        Problem::at(span, "string values must be quoted")
+            .label("not quoted")
+            .help("put the value in double quotes, e.g. name = \"events\"")
+    } else {
+        let label = match message.rsplit_once(", expected ") {
+            Some((_, expected)) => format!("expected {expected}"),
+            None => "invalid TOML".into(),
+        };
+        Problem::at(span, message)
+            .label(label)
+            .help("fix the TOML syntax here (reference: https://toml.io)")
+    }
+}
+
+/// `rest` is "`key`, expected one of `a`, `b`" (or "expected `a` or `b`").
+fn unknown_key(span: Range<usize>, rest: &str) -> Problem {
+    let mut names = quoted(rest).into_iter();
+    let key = names.next().unwrap_or_default();
+    let accepted: Vec<String> = names.collect();
+    let table = TABLES.iter().find(|(_, keys)| *keys == accepted.as_slice()).map(|(t, _)| *t);
+    let owners: Vec<&str> =
+        TABLES.iter().filter(|(_, keys)| keys.contains(&key.as_str())).map(|(t, _)| *t).collect();
+    let mut help = did_you_mean(&key, &accepted);
+    if !owners.is_empty() {
+        let header = if owners.len() == 1 { "that header" } else { "one of those headers" };
+        help.push_str(&format!(
+            "`{key}` is a key of {}: move it below {header} (a key belongs to the last table \
+             header above it); ",
+            owners.join(", ")
+        ));
+    }
+    help.push_str(&format!(
+        "the keys of {} are: {}",
+        table.unwrap_or("this table"),
+        accepted.join(", ")
+    ));
+    let message = match table {
+        Some("the top level") => format!("unknown key `{key}` at the top level"),
+        Some(table) => format!("unknown key `{key}` in {table}"),
+        None => format!("unknown key `{key}`"),
+    };
+    Problem::at(span, message).label("unknown key").help(help)
+}
+
+fn missing_key(span: Range<usize>, key: &str) -> Problem {
+    let help = match example(key) {
+        Some(example) => format!("add {example}"),
+        None => format!("add the key `{key}`"),
+    };
+    Problem::at(span, format!("missing key `{key}`"))
+        .label(format!("`{key}` is required"))
+        .help(help)
+}
+
+/// How to write each required key, for the help of a "missing key" error.
+fn example(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "name" => "`name = \"...\"`",
+        "description" => "`description = \"what this scenario shows\"`",
+        "run" => "a `[run]` table with at least `duration = \"30s\"`",
+        "cluster" => "a `[cluster]` table with `brokers = 3`",
+        "topics" => "a `[[topics]]` table with `name`, `partitions` and `replication_factor`",
+        "duration" => "`duration = \"30s\"`",
+        "brokers" => "`brokers = 3`",
+        "partitions" => "`partitions = 3`",
+        "replication_factor" => "`replication_factor = 3`",
+        "topic" => "`topic = \"events\"`, a declared topic",
+        "rate" => "`rate = 200` (records per simulated second)",
+        "at" => "`at = \"5s\"` (when the fault starts)",
+        "kind" => {
+            "`kind = \"crash\"` (or partition, partition-oneway, power-loss, pause, \
+             clock-skew, loss)"
+        }
+        "kinds" => "`kinds = [\"partition\", \"crash\"]`",
+        _ => return None,
+    })
+}
+
+/// `rest` is "integer `5`, expected a string" or "string \"a\", expected i64".
+fn wrong_type(span: Range<usize>, rest: &str) -> Problem {
+    let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+    let (expected, help) = match expected {
+        "i64" => ("an integer", "write a whole number without quotes, e.g. 3"),
+        "f64" => ("a number", "write a number without quotes, e.g. 0.5"),
+        "a boolean" => ("a boolean", "write true or false, without quotes"),
+        "a string" => ("a string", "write it as a string, in double quotes"),
+        "a sequence" => ("an array", "write a list in brackets, e.g. [\"b1\", \"b2\"]"),
+        e if e.starts_with("struct ") => (
+            "a table",
+            "write it as a table: a header such as [run] on its own line, then its keys",
+        ),
+        e => (e, "change the value to the expected type"),
+    };
+    let found = toml_type_names(found);
+    Problem::at(span, format!("wrong type: expected {expected}, found {found}"))
+        .label(format!("expected {expected}"))
+        .help(help)
+}
+
+/// serde's words for data types, in TOML's words.
+fn toml_type_names(found: &str) -> String {
+    let found = found.replace(" as i128", "");
+    match found.as_str() {
+        "sequence" => "an array".into(),
+        "map" => "a table".into(),
+        _ => found,
+    }
+}
+
+/// The names between backticks, in order.
+fn quoted(text: &str) -> Vec<String> {
+    text.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}

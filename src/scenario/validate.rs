@@ -1,0 +1,293 @@
+//! Raw TOML values to a [`Scenario`]: defaults filled in, ranges checked, every name
+//! resolved. Tables are checked in the order the format lists them; the first mistake
+//! stops validation, so the report is about one thing.
+
+use toml::Spanned;
+
+use super::error::Problem;
+use super::faults;
+use super::model::{
+    Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec, Scenario,
+    TopicSpec,
+};
+use super::names::{Nodes, no_repeats};
+use super::raw::{
+    Lenient, RawConsumer, RawExpect, RawNetwork, RawProducer, RawRun, RawScenario, RawTopic,
+};
+use super::spelling::did_you_mean;
+use super::values::{
+    duration, duration_range, int_in, names_non_empty, non_empty, probability, written,
+};
+use crate::check::INVARIANTS;
+use crate::sim::time::Duration;
+
+const MAX_BROKERS: i64 = 64;
+const MAX_PARTITIONS: i64 = 1000;
+const MAX_RATE: i64 = 1_000_000;
+const MAX_KEYS: i64 = 1_000_000;
+const DEFAULT_HEAL: Duration = Duration::from_secs(20);
+const DEFAULT_LATENCY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
+
+/// `text` is the file's text, for errors that point at a key rather than its value.
+pub fn validate(raw: &RawScenario, text: &str) -> Result<Scenario, Problem> {
+    let name = non_empty(&raw.name, "name", "name the scenario, e.g. name = \"leader-crash\"")?;
+    let description =
+        non_empty(&raw.description, "description", "say in a sentence what the scenario shows")?;
+    let run = run(&raw.run)?;
+    let brokers = int_in(
+        &raw.cluster.brokers,
+        "brokers",
+        1..=MAX_BROKERS,
+        "a cluster has from 1 to 64 brokers",
+    )?;
+    let network = network(raw.network.as_ref())?;
+    let topics = topics(&raw.topics, brokers)?;
+    let mut nodes = Nodes::new(brokers);
+    let producers =
+        raw.producers.iter().map(|p| producer(p, &topics, &mut nodes)).collect::<Result<_, _>>()?;
+    let consumers =
+        raw.consumers.iter().map(|c| consumer(c, &topics, &mut nodes)).collect::<Result<_, _>>()?;
+    let faults = raw
+        .faults
+        .iter()
+        .map(|f| faults::fault(f, (&raw.run.duration, run.duration), &nodes, text))
+        .collect::<Result<_, _>>()?;
+    let nemesis = raw.nemesis.as_ref().map(|n| faults::nemesis(n, &nodes)).transpose()?;
+    let expect = expect(raw.expect.as_ref())?;
+    Ok(Scenario {
+        name,
+        description,
+        run,
+        cluster: ClusterSpec { brokers },
+        network,
+        topics,
+        producers,
+        consumers,
+        faults,
+        nemesis,
+        expect,
+    })
+}
+
+fn run(raw: &RawRun) -> Result<RunSpec, Problem> {
+    let length = duration(&raw.duration)?;
+    if length == Duration::ZERO {
+        return Err(Problem::at(raw.duration.span(), "the run has no fault phase")
+            .label("zero")
+            .help("give the fault phase a length, e.g. duration = \"30s\""));
+    }
+    let heal = raw.heal.as_ref().map(duration).transpose()?.unwrap_or(DEFAULT_HEAL);
+    let seed = raw
+        .seed
+        .as_ref()
+        .map(|s| int_in(s, "seed", 0..=i64::MAX, "a seed is a non-negative integer"))
+        .transpose()?
+        .unwrap_or(1);
+    Ok(RunSpec { duration: length, heal, seed })
+}
+
+fn network(raw: Option<&RawNetwork>) -> Result<NetworkSpec, Problem> {
+    let Some(raw) = raw else {
+        return Ok(NetworkSpec {
+            latency_min: DEFAULT_LATENCY.0,
+            latency_max: DEFAULT_LATENCY.1,
+            loss: 0.0,
+            duplicate: 0.0,
+            ordered: true,
+        });
+    };
+    let (latency_min, latency_max) =
+        raw.latency.as_ref().map(duration_range).transpose()?.unwrap_or(DEFAULT_LATENCY);
+    let chance = |value: &Option<Spanned<f64>>, key, meaning| {
+        value.as_ref().map(|v| probability(v, key, meaning)).transpose().map(|p| p.unwrap_or(0.0))
+    };
+    Ok(NetworkSpec {
+        latency_min,
+        latency_max,
+        loss: chance(&raw.loss, "loss", "a message is dropped")?,
+        duplicate: chance(&raw.duplicate, "duplicate", "a message is delivered twice")?,
+        ordered: raw.ordered.unwrap_or(true),
+    })
+}
+
+fn topics(raw: &Spanned<Vec<Spanned<RawTopic>>>, brokers: u32) -> Result<Vec<TopicSpec>, Problem> {
+    if raw.get_ref().is_empty() {
+        return Err(Problem::at(raw.span(), "no topics")
+            .label("empty")
+            .help("declare at least one topic in a [[topics]] table"));
+    }
+    no_repeats(raw.get_ref().iter().map(|t| &t.get_ref().name))?;
+    raw.get_ref().iter().map(|t| topic(t.get_ref(), brokers)).collect()
+}
+
+fn topic(raw: &RawTopic, brokers: u32) -> Result<TopicSpec, Problem> {
+    let name = topic_name(&raw.name)?;
+    let partitions = int_in(
+        &raw.partitions,
+        "partitions",
+        1..=MAX_PARTITIONS,
+        "a topic has from 1 to 1000 partitions",
+    )?;
+    let rf = &raw.replication_factor;
+    let replication_factor = *rf.get_ref();
+    if replication_factor > i64::from(brokers) {
+        let message = format!(
+            "replication factor {replication_factor} is larger than the cluster ({brokers} brokers)"
+        );
+        return Err(Problem::at(rf.span(), message).label("more replicas than brokers").help(
+            format!(
+                "each replica lives on its own broker: use replication_factor = 1..={brokers}, \
+             or raise [cluster] brokers"
+            ),
+        ));
+    }
+    let replication_factor = int_in(
+        rf,
+        "replication_factor",
+        1..=i64::from(brokers),
+        "every partition needs at least one replica",
+    )?;
+    Ok(TopicSpec { name, partitions, replication_factor })
+}
+
+/// Kafka's rule for topic names; names starting with `__` are Kafka's internal topics.
+fn topic_name(raw: &Spanned<String>) -> Result<String, Problem> {
+    let name = non_empty(raw, "name", "name the topic, e.g. name = \"events\"")?;
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.len() > 249 || !name.chars().all(legal) {
+        return Err(Problem::at(raw.span(), format!("`{name}` is not a valid topic name"))
+            .label("invalid topic name")
+            .help("as in Kafka, use at most 249 letters, digits, '.', '_' and '-'"));
+    }
+    if name.starts_with("__") {
+        return Err(Problem::at(raw.span(), format!("`{name}` is an internal topic name"))
+            .label("reserved")
+            .help(
+                "names starting with \"__\" are Kafka's internal topics (__consumer_offsets); \
+                 rename it",
+            ));
+    }
+    Ok(name)
+}
+
+/// A name that must be a declared topic.
+fn topic_ref(name: &Spanned<String>, topics: &[TopicSpec]) -> Result<String, Problem> {
+    let text = name.get_ref();
+    if topics.iter().any(|t| &t.name == text) {
+        return Ok(text.clone());
+    }
+    let declared: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    Err(Problem::at(name.span(), format!("unknown topic `{text}`"))
+        .label("not a declared topic")
+        .help(format!(
+            "{}the declared topics are: {} (add a [[topics]] table to declare another)",
+            did_you_mean(text, &declared),
+            declared.join(", ")
+        )))
+}
+
+fn producer(
+    raw: &RawProducer,
+    topics: &[TopicSpec],
+    nodes: &mut Nodes,
+) -> Result<ProducerSpec, Problem> {
+    nodes.add_client(&raw.name, "producer")?;
+    let topic = topic_ref(&raw.topic, topics)?;
+    let acks = raw.acks.as_ref().map(acks).transpose()?.unwrap_or(Acks::All);
+    let rate = int_in(
+        &raw.rate,
+        "rate",
+        1..=MAX_RATE,
+        "`rate` is records per simulated second: use an integer from 1 to 1000000",
+    )?;
+    let keys = raw
+        .keys
+        .as_ref()
+        .map(|k| {
+            int_in(
+                k,
+                "keys",
+                1..=MAX_KEYS,
+                "`keys` is the number of distinct keys, from 1 to 1000000",
+            )
+        })
+        .transpose()?
+        .unwrap_or(8);
+    Ok(ProducerSpec { name: raw.name.get_ref().clone(), topic, acks, rate, keys })
+}
+
+const ACKS_HELP: &str =
+    "use acks = \"1\" (the leader's append) or acks = \"all\" (every in-sync replica)";
+
+/// Kafka's spellings: `"1"`, `"all"` or `"-1"`, as a string or an integer.
+fn acks(raw: &Spanned<Lenient>) -> Result<Acks, Problem> {
+    match written(raw.get_ref()) {
+        "1" => Ok(Acks::Leader),
+        "all" | "-1" => Ok(Acks::All),
+        "0" => Err(Problem::at(raw.span(), "acks=0 is not supported yet")
+            .label("not supported")
+            .help(ACKS_HELP)),
+        other => Err(Problem::at(raw.span(), format!("unknown acks `{other}`"))
+            .label("not an acks setting")
+            .help(ACKS_HELP)),
+    }
+}
+
+fn consumer(
+    raw: &RawConsumer,
+    topics: &[TopicSpec],
+    nodes: &mut Nodes,
+) -> Result<ConsumerSpec, Problem> {
+    nodes.add_client(&raw.name, "consumer")?;
+    let names = names_non_empty(
+        &raw.topics,
+        "topics",
+        "list the topics it reads, e.g. topics = [\"events\"]",
+    )?;
+    no_repeats(names)?;
+    let topics = names.iter().map(|t| topic_ref(t, topics)).collect::<Result<_, _>>()?;
+    Ok(ConsumerSpec { name: raw.name.get_ref().clone(), topics })
+}
+
+fn expect(raw: Option<&RawExpect>) -> Result<Expect, Problem> {
+    let Some(raw) = raw else {
+        return Ok(Expect { outcome: Outcome::Pass, violations: Vec::new() });
+    };
+    let outcome = match raw.outcome.as_ref() {
+        None => Outcome::Pass,
+        Some(o) => match o.get_ref().as_str() {
+            "pass" => Outcome::Pass,
+            "violation" => Outcome::Violation,
+            other => {
+                return Err(Problem::at(o.span(), format!("unknown outcome `{other}`"))
+                    .label("not an outcome")
+                    .help("use outcome = \"pass\" or outcome = \"violation\""));
+            }
+        },
+    };
+    let Some(list) = raw.violations.as_ref() else {
+        return Ok(Expect { outcome, violations: Vec::new() });
+    };
+    if outcome == Outcome::Pass && !list.get_ref().is_empty() {
+        return Err(Problem::at(list.span(), "`violations` listed for a run expected to pass")
+            .label("only with outcome = \"violation\"")
+            .help("set outcome = \"violation\", or remove `violations`"));
+    }
+    no_repeats(list.get_ref())?;
+    let violations = list.get_ref().iter().map(invariant).collect::<Result<_, _>>()?;
+    Ok(Expect { outcome, violations })
+}
+
+fn invariant(name: &Spanned<String>) -> Result<String, Problem> {
+    let text = name.get_ref();
+    if INVARIANTS.contains(&text.as_str()) {
+        return Ok(text.clone());
+    }
+    Err(Problem::at(name.span(), format!("unknown invariant `{text}`"))
+        .label("not an invariant")
+        .help(format!(
+            "{}the invariants are: {}",
+            did_you_mean(text, INVARIANTS),
+            INVARIANTS.join(", ")
+        )))
+}
