@@ -7,7 +7,8 @@ pub use history::check as check_history;
 use crate::sim::time::Instant;
 
 /// Every invariant a scenario's `[expect] violations` may name.
-pub const INVARIANTS: &[&str] = &["lost-write", "unseen", "poll-skip", "nonmonotonic-poll"];
+pub const INVARIANTS: &[&str] =
+    &["lost-write", "unseen", "poll-skip", "nonmonotonic-poll", "node-panic"];
 
 /// One broken invariant, with what a person needs to understand it.
 #[derive(Clone, Debug, PartialEq, Eq)]

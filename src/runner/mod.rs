@@ -68,29 +68,34 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunReport {
 /// Runs one seed, also returning the recorded trace when `record` is set.
 fn run_recorded(scenario: &Scenario, seed: u64, record: bool) -> (RunReport, Vec<TraceRecord>) {
     let wall_start = WallInstant::now();
-    let mut summary = (0, 0, Duration::ZERO, Vec::new());
-    let mut records = Vec::new();
-    let outcome = panics::catch(|| {
-        let (mut sim, layout, faults) = prepare(scenario, seed, record);
-        let violations = simulate(scenario, &mut sim, &layout);
-        let trace = sim.trace();
-        summary = (trace.hash(), trace.n_events(), sim.now() - Instant::ZERO, faults);
-        records = trace.records().to_vec();
-        violations
-    });
-    let violations = outcome.unwrap_or_else(|panic| vec![panic.into_violation()]);
-    let (trace_hash, events, sim_time, faults) = summary;
-    let report = RunReport {
+    let mut report = RunReport {
         scenario: scenario.name.clone(),
         seed,
-        expect_met: expect_met(scenario, &violations),
-        violations,
-        trace_hash,
-        events,
-        sim_time,
-        wall: wall_start.elapsed(),
-        faults,
+        violations: Vec::new(),
+        trace_hash: 0,
+        events: 0,
+        sim_time: Duration::ZERO,
+        wall: std::time::Duration::ZERO,
+        expect_met: false,
+        faults: Vec::new(),
     };
+    let mut records = Vec::new();
+    match panics::catch(|| prepare(scenario, seed, record)) {
+        Err(panic) => report.violations.push(panic.into_violation(Instant::ZERO)),
+        Ok((mut sim, layout, faults)) => {
+            let checked = panics::catch(|| simulate(scenario, &mut sim, &layout));
+            // After a panic the sim is only read: its time and its trace up to the panic.
+            report.violations =
+                checked.unwrap_or_else(|panic| vec![panic.into_violation(sim.now())]);
+            report.trace_hash = sim.trace().hash();
+            report.events = sim.trace().n_events();
+            report.sim_time = sim.now() - Instant::ZERO;
+            report.faults = faults;
+            records = sim.trace().records().to_vec();
+        }
+    }
+    report.expect_met = expect_met(scenario, &report.violations);
+    report.wall = wall_start.elapsed();
     (report, records)
 }
 
@@ -119,7 +124,6 @@ pub fn sweep(scenario: &Scenario, seeds: &[u64], jobs: usize) -> Vec<RunReport> 
         .num_threads(jobs)
         .build()
         .expect("the sweep's thread pool starts");
-    panics::install_hook();
     let mut reports: Vec<RunReport> =
         pool.install(|| seeds.par_iter().map(|&seed| run_seed(scenario, seed)).collect());
     reports.sort_by_key(|r| r.seed);
