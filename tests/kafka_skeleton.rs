@@ -21,6 +21,8 @@ fn scenario(acks: Acks) -> Scenario {
         description: "walking skeleton".into(),
         run: RunSpec { duration: FAULT_PHASE, heal: HEAL_PHASE, seed: 1 },
         cluster: ClusterSpec { brokers: 3 },
+        broker: kafsim::scenario::BrokerSpec::kafka_defaults(),
+        protocol: kafsim::scenario::ProtocolSpec::modern(),
         network: NetworkSpec {
             latency_min: Duration::from_millis(1),
             latency_max: Duration::from_millis(5),

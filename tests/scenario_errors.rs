@@ -167,6 +167,8 @@ violations = ["lost-write"]
         description: "A leader crash with acks=all loses no acknowledged record.".into(),
         run: RunSpec { duration: ms(30_000), heal: ms(20_000), seed: 7 },
         cluster: ClusterSpec { brokers: 3 },
+        broker: kafsim::scenario::BrokerSpec::kafka_defaults(),
+        protocol: kafsim::scenario::ProtocolSpec::modern(),
         network: NetworkSpec {
             latency_min: ms(1),
             latency_max: ms(5),

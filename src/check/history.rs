@@ -356,6 +356,8 @@ mod tests {
                 seed: 1,
             },
             cluster: ClusterSpec { brokers: 3 },
+            broker: crate::scenario::BrokerSpec::kafka_defaults(),
+            protocol: crate::scenario::ProtocolSpec::modern(),
             network: NetworkSpec {
                 latency_min: Duration::from_millis(1),
                 latency_max: Duration::from_millis(1),

@@ -1,6 +1,7 @@
 //! Checkers: what a run must never show.
 
 pub mod history;
+pub mod view;
 
 pub use history::check as check_history;
 

@@ -163,6 +163,7 @@ impl Layout {
                 topic: spec.topic.clone(),
                 partitions: topic.partitions.len() as u32,
                 acks: match spec.acks {
+                    Acks::None => unreachable!("acks=0 is refused by validation until it works"),
                     Acks::Leader => AcksMode::Leader,
                     Acks::All => AcksMode::All,
                 },
@@ -242,6 +243,8 @@ mod tests {
                 seed: 1,
             },
             cluster: ClusterSpec { brokers: 3 },
+            broker: crate::scenario::BrokerSpec::kafka_defaults(),
+            protocol: crate::scenario::ProtocolSpec::modern(),
             network: NetworkSpec {
                 latency_min: Duration::from_millis(1),
                 latency_max: Duration::from_millis(5),

@@ -10,6 +10,8 @@ pub struct Scenario {
     pub description: String,
     pub run: RunSpec,
     pub cluster: ClusterSpec,
+    pub broker: BrokerSpec,
+    pub protocol: ProtocolSpec,
     pub network: NetworkSpec,
     pub topics: Vec<TopicSpec>,
     pub producers: Vec<ProducerSpec>,
@@ -35,6 +37,104 @@ pub struct ClusterSpec {
     pub brokers: u32,
 }
 
+/// Broker configuration, `[broker]` in the file, with Kafka's names and defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerSpec {
+    /// `min.insync.replicas` (Kafka's default: 1).
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable` (default false).
+    pub unclean_leader_election_enable: bool,
+    /// `replica.lag.time.max.ms` (default 30000).
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.wait.max.ms` (default 500).
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.high.watermark.checkpoint.interval.ms` (default 5000).
+    pub replica_high_watermark_checkpoint_interval_ms: u64,
+    /// `log.flush.interval.messages` (default: never, Kafka's `Long.MAX_VALUE`).
+    pub log_flush_interval_messages: Option<u64>,
+    /// `log.flush.interval.ms` (default: never).
+    pub log_flush_interval_ms: Option<u64>,
+    /// `retention.ms` (default 604800000, 7 days; `-1` in the file: no limit).
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes` (default `-1`: no limit). A record counts as
+    /// `RECORD_SIZE_BYTES` bytes.
+    pub retention_bytes: Option<u64>,
+    /// `broker.session.timeout.ms` (default 9000).
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms` (default 2000).
+    pub broker_heartbeat_interval_ms: u64,
+    /// `request.timeout.ms` (default 30000): how long an acks=all produce may wait.
+    pub request_timeout_ms: u64,
+}
+
+impl BrokerSpec {
+    /// Kafka's defaults: what a `[broker]` table that sets nothing means.
+    pub fn kafka_defaults() -> Self {
+        BrokerSpec {
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_high_watermark_checkpoint_interval_ms: 5_000,
+            log_flush_interval_messages: None,
+            log_flush_interval_ms: None,
+            retention_ms: Some(604_800_000),
+            retention_bytes: None,
+            broker_session_timeout_ms: 9_000,
+            broker_heartbeat_interval_ms: 2_000,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Historical protocol behaviours, `[protocol]` in the file. The defaults are the correct,
+/// modern protocol (Kafka 4.1+); each other value brings back a known data-loss bug.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProtocolSpec {
+    pub truncation: Truncation,
+    /// KIP-966 eligible leader replicas (default true).
+    pub eligible_leader_replicas: bool,
+    /// KIP-966 strict min ISR: the HW does not advance while the ISR is smaller than
+    /// `min.insync.replicas` (default true).
+    pub strict_min_isr: bool,
+    /// Where the leader computes the HW during an ISR shrink (R11 of the catalogue).
+    pub high_watermark_isr: HighWatermarkIsr,
+}
+
+impl ProtocolSpec {
+    /// The correct, modern protocol: what a `[protocol]` table that sets nothing means.
+    pub fn modern() -> Self {
+        ProtocolSpec {
+            truncation: Truncation::LeaderEpoch,
+            eligible_leader_replicas: true,
+            strict_min_isr: true,
+            high_watermark_isr: HighWatermarkIsr::CommittedAndPending,
+        }
+    }
+}
+
+/// How a replica that becomes a follower finds where to truncate its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Truncation {
+    /// Before KIP-101: truncate to the replica's own high watermark.
+    HighWatermark,
+    /// KIP-101's first OffsetsForLeaderEpoch lookup: the leader answers the start offset
+    /// of the first epoch greater than the requested one (before KIP-279).
+    LeaderEpochKip101,
+    /// KIP-101 with KIP-279's fix and KIP-320's fencing: the leader answers the largest
+    /// epoch not above the requested one and its end offset (the default).
+    LeaderEpoch,
+}
+
+/// Which ISR the leader's HW must cover while an ISR shrink is in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HighWatermarkIsr {
+    /// The committed ISR and the proposed one together (KIP-497's rule; the default).
+    CommittedAndPending,
+    /// The proposed ISR alone, as soon as the leader sends AlterPartition (R11).
+    Proposed,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkSpec {
     pub latency_min: Duration,
@@ -56,9 +156,11 @@ pub struct TopicSpec {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acks {
+    /// acks=0: the producer does not wait for any answer.
+    None,
     /// acks=1: the leader's append is enough.
     Leader,
-    /// acks=all: every replica must have the record.
+    /// acks=all: every in-sync replica must have the record.
     All,
 }
 

@@ -59,6 +59,8 @@ pub fn validate(raw: &RawScenario, text: &str) -> Result<Scenario, Problem> {
         description,
         run,
         cluster: ClusterSpec { brokers },
+        broker: crate::scenario::BrokerSpec::kafka_defaults(),
+        protocol: crate::scenario::ProtocolSpec::modern(),
         network,
         topics,
         producers,
