@@ -158,10 +158,24 @@ impl<N: Node> Sim<N> {
 
     /// Processes every event up to and including `deadline`, then sets the time to it.
     pub fn run_until(&mut self, deadline: Instant) {
+        while self.step_before(deadline) {}
+        self.advance_to(deadline);
+    }
+
+    /// Processes the next event if it is due at or before `deadline`; false when none is.
+    /// With [`Sim::advance_to`], lets a caller look at the state between events.
+    pub fn step_before(&mut self, deadline: Instant) -> bool {
         assert!(deadline >= self.now, "time runs forward only");
-        while self.queue.peek_time().is_some_and(|t| t <= deadline) {
-            self.step();
-        }
+        self.queue.peek_time().is_some_and(|t| t <= deadline) && self.step()
+    }
+
+    /// Moves the clock to `deadline` once no event is due before it.
+    pub fn advance_to(&mut self, deadline: Instant) {
+        assert!(deadline >= self.now, "time runs forward only");
+        assert!(
+            self.queue.peek_time().is_none_or(|t| t > deadline),
+            "events are due before {deadline}"
+        );
         self.now = deadline;
     }
 
