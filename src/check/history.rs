@@ -334,10 +334,6 @@ fn summary(finding: &Finding, headline: &str) -> String {
 mod tests {
     use super::*;
     use crate::kafka::protocol::record_value;
-    use crate::scenario::{
-        Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec,
-        Scenario, TopicSpec,
-    };
 
     // Node ids of the layout below: b1..b3 = 0..2, controller 3, p1 4, c1 5, c2 6.
     const B1: NodeId = NodeId(0);
@@ -347,40 +343,31 @@ mod tests {
     const C2: NodeId = NodeId(6);
 
     fn layout() -> Layout {
-        Layout::new(&Scenario {
-            name: "h".into(),
-            description: String::new(),
-            run: RunSpec {
-                duration: Duration::from_secs(1),
-                heal: Duration::from_secs(1),
-                seed: 1,
-            },
-            cluster: ClusterSpec { brokers: 3 },
-            broker: crate::scenario::BrokerSpec::kafka_defaults(),
-            protocol: crate::scenario::ProtocolSpec::modern(),
-            network: NetworkSpec {
-                latency_min: Duration::from_millis(1),
-                latency_max: Duration::from_millis(1),
-                loss: 0.0,
-                duplicate: 0.0,
-                ordered: true,
-            },
-            topics: vec![TopicSpec { name: "t".into(), partitions: 2, replication_factor: 3 }],
-            producers: vec![ProducerSpec {
-                name: "p1".into(),
-                topic: "t".into(),
-                acks: Acks::Leader,
-                rate: 1,
-                keys: 1,
-            }],
-            consumers: vec![
-                ConsumerSpec { name: "c1".into(), topics: vec!["t".into()] },
-                ConsumerSpec { name: "c2".into(), topics: vec!["t".into()] },
-            ],
-            faults: vec![],
-            nemesis: None,
-            expect: Expect { outcome: Outcome::Pass, violations: vec![] },
-        })
+        let text = r#"
+            name = "h"
+            description = "two consumers of one topic"
+            [run]
+            duration = "1s"
+            [cluster]
+            brokers = 3
+            [[topics]]
+            name = "t"
+            partitions = 2
+            replication_factor = 3
+            [[producers]]
+            name = "p1"
+            topic = "t"
+            acks = "1"
+            rate = 1
+            [[consumers]]
+            name = "c1"
+            topics = ["t"]
+            [[consumers]]
+            name = "c2"
+            topics = ["t"]
+        "#;
+        let scenario = crate::scenario::parse("h.toml", text).expect("valid test scenario");
+        Layout::new(&scenario)
     }
 
     fn tp(p: u32) -> TopicPartition {
