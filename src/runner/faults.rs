@@ -1,6 +1,7 @@
 //! A scenario's faults, fixed and nemesis-drawn, as kernel faults on node ids.
 
 use crate::kafka::Layout;
+use crate::kafka::cluster::OS_WRITEBACK_AGE;
 use crate::scenario::{NemesisSpec, Scenario};
 use crate::sim::nemesis::{self, NemesisConfig};
 use crate::sim::{Fault, FaultKind, Instant, NodeId, SimRng};
@@ -54,6 +55,9 @@ fn nemesis_config(spec: &NemesisSpec, scenario: &Scenario, layout: &Layout) -> N
         interval_max: spec.interval_max,
         duration_min: spec.fault_duration_min,
         duration_max: spec.fault_duration_max,
+        // The OS writes dirty pages back after 30 s: one power loss per that window (plus
+        // the longest fault) leaves time for the node to catch up again.
+        power_loss_gap_min: OS_WRITEBACK_AGE + spec.fault_duration_max,
         start: Instant::ZERO,
         end: Instant::ZERO + scenario.run.duration,
     }

@@ -2,8 +2,10 @@
 //!
 //! The timeline is drawn up front, as data, so a failing run's faults can be listed,
 //! replayed as a fixed timeline, and shrunk. Faults come one at a time (each healed
-//! before the next starts) and hit one target node at a time, so the nemesis stays
-//! within what a replicated system promises to survive.
+//! before the next starts) and hit one target node at a time, and power losses are spaced
+//! (`power_loss_gap_min`) so that a node that lost its unflushed writes has caught up
+//! again before another can lose its own: the nemesis stays within what a replicated
+//! system promises to survive.
 
 use super::fault::{Fault, FaultKind};
 use super::node::NodeId;
@@ -43,6 +45,9 @@ pub struct NemesisConfig {
     pub interval_max: Duration,
     pub duration_min: Duration,
     pub duration_max: Duration,
+    /// Least time between the starts of two power losses; a power loss drawn sooner
+    /// becomes a plain crash (the page cache survives).
+    pub power_loss_gap_min: Duration,
     /// Faults start at or after `start` and end by `end`.
     pub start: Instant,
     pub end: Instant,
@@ -57,9 +62,17 @@ pub fn timeline(config: &NemesisConfig, rng: &mut SimRng) -> Vec<Fault> {
     );
     let mut faults = Vec::new();
     let mut at = config.start + rng.duration_between(config.interval_min, config.interval_max);
+    let mut last_power_loss: Option<Instant> = None;
     while at < config.end {
         assert!(faults.len() < FAULTS_MAX, "nemesis timeline longer than {FAULTS_MAX}");
-        let kind = *rng.pick(&config.kinds);
+        let mut kind = *rng.pick(&config.kinds);
+        if kind == NemesisFault::PowerLoss {
+            if last_power_loss.is_some_and(|t| at.saturating_since(t) < config.power_loss_gap_min) {
+                kind = NemesisFault::Crash;
+            } else {
+                last_power_loss = Some(at);
+            }
+        }
         let duration = rng
             .duration_between(config.duration_min, config.duration_max)
             .min(config.end.saturating_since(at));
@@ -123,6 +136,7 @@ mod tests {
             interval_max: Duration::from_secs(5),
             duration_min: Duration::from_secs(1),
             duration_max: Duration::from_secs(4),
+            power_loss_gap_min: Duration::from_secs(30),
             start: Instant::ZERO,
             end: Instant::ZERO + Duration::from_secs(120),
         }
@@ -160,6 +174,24 @@ mod tests {
             assert_eq!(groups[1].len(), 3);
             assert!(!groups[1].contains(&groups[0][0]));
         }
+    }
+
+    #[test]
+    fn power_losses_are_spaced() {
+        let cfg = config(vec![NemesisFault::PowerLoss]);
+        let faults = timeline(&cfg, &mut SimRng::stream(2, "nemesis"));
+        let losses: Vec<Instant> = faults
+            .iter()
+            .filter(|f| matches!(f.kind, FaultKind::Crash { lose_unflushed: true, .. }))
+            .map(|f| f.at)
+            .collect();
+        assert!(
+            losses.len() >= 2 && losses.len() < faults.len(),
+            "{} of {}",
+            losses.len(),
+            faults.len()
+        );
+        assert!(losses.windows(2).all(|w| w[1] - w[0] >= cfg.power_loss_gap_min));
     }
 
     #[test]
