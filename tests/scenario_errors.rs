@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use kafsim::scenario::{
-    self, Acks, ClusterSpec, ConsumerSpec, Expect, FaultSpec, FaultSpecKind, NemesisKind,
-    NemesisSpec, NetworkSpec, Outcome, ProducerSpec, RunSpec, Scenario, ScenarioError, TopicSpec,
+    self, Acks, BrokerSpec, ClusterSpec, ConsumerSpec, Expect, FaultSpec, FaultSpecKind,
+    HighWatermarkIsr, NemesisKind, NemesisSpec, NetworkSpec, Outcome, ProducerSpec, ProtocolSpec,
+    RunSpec, Scenario, ScenarioError, TopicSpec, Truncation,
 };
 use kafsim::sim::time::Duration;
 
@@ -60,6 +61,8 @@ fn base_is_valid_and_ten_lines() {
             ordered: true
         }
     );
+    assert_eq!(s.broker, BrokerSpec::kafka_defaults());
+    assert_eq!(s.protocol, ProtocolSpec::modern());
     assert_eq!(s.expect, Expect { outcome: Outcome::Pass, violations: vec![] });
     assert_eq!((s.producers.len(), s.consumers.len(), s.faults.len()), (0, 0, 0));
     assert_eq!(s.nemesis, None);
@@ -78,6 +81,26 @@ seed = 7
 
 [cluster]
 brokers = 3
+
+[broker]
+"min.insync.replicas" = 2
+"unclean.leader.election.enable" = true
+"replica.lag.time.max.ms" = 10000
+"replica.fetch.wait.max.ms" = 250
+"replica.high.watermark.checkpoint.interval.ms" = 1000
+"log.flush.interval.messages" = 100
+"log.flush.interval.ms" = 50
+"retention.ms" = -1
+"retention.bytes" = 1048576
+"broker.session.timeout.ms" = 6000
+"broker.heartbeat.interval.ms" = 1500
+"request.timeout.ms" = 20000
+
+[protocol]
+truncation = "high-watermark"
+eligible_leader_replicas = false
+strict_min_isr = false
+high_watermark_isr = "proposed"
 
 [network]
 latency = "1ms..5ms"
@@ -101,6 +124,12 @@ keys = 8
 name = "p2"
 topic = "events"
 acks = 1
+rate = 10
+
+[[producers]]
+name = "p3"
+topic = "events"
+acks = "0"
 rate = 10
 
 [[consumers]]
@@ -167,8 +196,26 @@ violations = ["lost-write"]
         description: "A leader crash with acks=all loses no acknowledged record.".into(),
         run: RunSpec { duration: ms(30_000), heal: ms(20_000), seed: 7 },
         cluster: ClusterSpec { brokers: 3 },
-        broker: kafsim::scenario::BrokerSpec::kafka_defaults(),
-        protocol: kafsim::scenario::ProtocolSpec::modern(),
+        broker: BrokerSpec {
+            min_insync_replicas: 2,
+            unclean_leader_election_enable: true,
+            replica_lag_time_max_ms: 10_000,
+            replica_fetch_wait_max_ms: 250,
+            replica_high_watermark_checkpoint_interval_ms: 1_000,
+            log_flush_interval_messages: Some(100),
+            log_flush_interval_ms: Some(50),
+            retention_ms: None,
+            retention_bytes: Some(1_048_576),
+            broker_session_timeout_ms: 6_000,
+            broker_heartbeat_interval_ms: 1_500,
+            request_timeout_ms: 20_000,
+        },
+        protocol: ProtocolSpec {
+            truncation: Truncation::HighWatermark,
+            eligible_leader_replicas: false,
+            strict_min_isr: false,
+            high_watermark_isr: HighWatermarkIsr::Proposed,
+        },
         network: NetworkSpec {
             latency_min: ms(1),
             latency_max: ms(5),
@@ -189,6 +236,13 @@ violations = ["lost-write"]
                 name: "p2".into(),
                 topic: "events".into(),
                 acks: Acks::Leader,
+                rate: 10,
+                keys: 8,
+            },
+            ProducerSpec {
+                name: "p3".into(),
+                topic: "events".into(),
+                acks: Acks::None,
                 rate: 10,
                 keys: 8,
             },
@@ -283,9 +337,11 @@ fn acks_spellings() {
     assert_eq!(acks("\"all\"").unwrap(), Acks::All);
     assert_eq!(acks("\"-1\"").unwrap(), Acks::All);
     assert_eq!(acks("-1").unwrap(), Acks::All);
-    let zero = acks("\"0\"").unwrap_err();
-    assert_eq!(zero.to_string(), "scenario.toml:14:8: acks=0 is not supported yet");
-    insta::assert_snapshot!(zero.render());
+    assert_eq!(acks("\"0\"").unwrap(), Acks::None);
+    assert_eq!(acks("0").unwrap(), Acks::None);
+    let two = acks("\"2\"").unwrap_err();
+    assert_eq!(two.to_string(), "scenario.toml:14:8: unknown acks `2`");
+    insta::assert_snapshot!(two.render());
 }
 
 #[test]
@@ -517,6 +573,360 @@ fn client_names_collide() {
     refused(&with(clients), 16, 8, "the name `app` is already used by a producer");
 }
 
+/// A `[broker]` table with `settings` (one `"key" = value` a line) from line 12 on.
+fn broker(settings: &str) -> String {
+    with(&format!("[broker]\n{settings}\n"))
+}
+
+fn parsed_broker(settings: &str) -> BrokerSpec {
+    match scenario::parse("scenario.toml", &broker(settings)) {
+        Ok(s) => s.broker,
+        Err(err) => panic!("{}", err.render()),
+    }
+}
+
+#[test]
+fn empty_broker_and_protocol_tables_are_the_defaults() {
+    let s = scenario::parse("scenario.toml", &with("[broker]\n[protocol]\n")).unwrap();
+    assert_eq!(s.broker, BrokerSpec::kafka_defaults());
+    assert_eq!(s.protocol, ProtocolSpec::modern());
+}
+
+#[test]
+fn kafka_defaults_written_out_are_the_defaults() {
+    let settings = r#""min.insync.replicas" = 1
+"unclean.leader.election.enable" = false
+"replica.lag.time.max.ms" = 30000
+"replica.fetch.wait.max.ms" = 500
+"replica.high.watermark.checkpoint.interval.ms" = 5000
+"log.flush.interval.messages" = 9223372036854775807
+"retention.ms" = 604800000
+"retention.bytes" = -1
+"broker.session.timeout.ms" = 9000
+"broker.heartbeat.interval.ms" = 2000
+"request.timeout.ms" = 30000"#;
+    assert_eq!(parsed_broker(settings), BrokerSpec::kafka_defaults());
+    let protocol = "[protocol]\ntruncation = \"leader-epoch\"\neligible_leader_replicas = true\n\
+                    strict_min_isr = true\nhigh_watermark_isr = \"committed-and-pending\"\n";
+    let s = scenario::parse("scenario.toml", &with(protocol)).unwrap();
+    assert_eq!(s.protocol, ProtocolSpec::modern());
+}
+
+#[test]
+fn each_truncation_value() {
+    let truncation = |value: &str| {
+        let text = with(&format!("[protocol]\ntruncation = \"{value}\"\n"));
+        scenario::parse("scenario.toml", &text).unwrap().protocol.truncation
+    };
+    assert_eq!(truncation("high-watermark"), Truncation::HighWatermark);
+    assert_eq!(truncation("leader-epoch-kip101"), Truncation::LeaderEpochKip101);
+    assert_eq!(truncation("leader-epoch"), Truncation::LeaderEpoch);
+}
+
+#[test]
+fn min_insync_replicas_may_exceed_the_replication_factor() {
+    // As in Kafka: every acks=all write then fails with NOT_ENOUGH_REPLICAS.
+    assert_eq!(parsed_broker("\"min.insync.replicas\" = 5").min_insync_replicas, 5);
+}
+
+#[test]
+fn minus_one_means_no_limit() {
+    let b = parsed_broker("\"retention.ms\" = -1\n\"retention.bytes\" = -1");
+    assert_eq!((b.retention_ms, b.retention_bytes), (None, None));
+    let b = parsed_broker("\"retention.ms\" = 3600000\n\"retention.bytes\" = 1000");
+    assert_eq!((b.retention_ms, b.retention_bytes), (Some(3_600_000), Some(1000)));
+    // Only -1: any other negative value is a mistake.
+    let err =
+        refused(&broker("\"retention.ms\" = -2"), 12, 18, "`retention.ms` cannot be negative (-2)");
+    assert!(err.help_text().contains("or -1 for no limit"), "{}", err.help_text());
+    insta::assert_snapshot!(err.render());
+    refused(
+        &broker("\"retention.bytes\" = -2"),
+        12,
+        21,
+        "`retention.bytes` cannot be negative (-2)",
+    );
+}
+
+#[test]
+fn long_max_means_never_flush() {
+    // Kafka's defaults: Long.MAX_VALUE messages, and a timer of Long.MAX_VALUE ms.
+    let b = parsed_broker(
+        "\"log.flush.interval.messages\" = 9223372036854775807\n\
+         \"log.flush.interval.ms\" = 9223372036854775807",
+    );
+    assert_eq!((b.log_flush_interval_messages, b.log_flush_interval_ms), (None, None));
+    let b = parsed_broker("\"log.flush.interval.messages\" = 1\n\"log.flush.interval.ms\" = 1");
+    assert_eq!((b.log_flush_interval_messages, b.log_flush_interval_ms), (Some(1), Some(1)));
+    // Never is Long.MAX_VALUE (or leaving the key out), not -1.
+    let err = refused(
+        &broker("\"log.flush.interval.ms\" = -1"),
+        12,
+        27,
+        "`log.flush.interval.ms` cannot be negative (-1)",
+    );
+    assert!(err.help_text().contains("leave it out"), "{}", err.help_text());
+}
+
+#[test]
+fn unknown_broker_key() {
+    let err = refused(
+        &broker("\"min.insync.replica\" = 2"),
+        12,
+        1,
+        "unknown key `min.insync.replica` in [broker]",
+    );
+    assert!(
+        err.help_text().starts_with("did you mean `min.insync.replicas`?"),
+        "{}",
+        err.help_text()
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn kafka_setting_not_simulated() {
+    let err = refused(
+        &broker("\"log.segment.bytes\" = 1073741824"),
+        12,
+        1,
+        "`log.segment.bytes` is a Kafka setting that kafsim does not simulate",
+    );
+    insta::assert_snapshot!(err.render());
+    refused(
+        &broker("\"num.network.threads\" = 3"),
+        12,
+        1,
+        "`num.network.threads` is a Kafka setting that kafsim does not simulate",
+    );
+}
+
+#[test]
+fn kafka_setting_under_its_broker_level_name() {
+    let err = refused(
+        &broker("\"log.retention.hours\" = 168"),
+        12,
+        1,
+        "unknown key `log.retention.hours` in [broker]",
+    );
+    assert!(
+        err.help_text().starts_with(
+            "kafsim takes this setting as \"retention.ms\", in milliseconds (hours × 3600000); "
+        ),
+        "{}",
+        err.help_text()
+    );
+}
+
+#[test]
+fn kafka_name_without_quotes() {
+    // TOML reads the dots as nested tables: the key serde sees is `min`.
+    let err =
+        refused(&broker("min.insync.replicas = 2"), 12, 1, "`min.insync.replicas` must be quoted");
+    insta::assert_snapshot!(err.render());
+    // An unquoted name that is not a key is reported whole.
+    refused(
+        &broker("num.network.threads = 3"),
+        12,
+        1,
+        "`num.network.threads` is a Kafka setting that kafsim does not simulate",
+    );
+    let err = refused(
+        &broker("min.insync.replica = 2"),
+        12,
+        1,
+        "unknown key `min.insync.replica` in [broker]",
+    );
+    assert!(err.help_text().contains("did you mean `min.insync.replicas`?"), "{}", err.help_text());
+    // Outside [broker], dots in a name that is no Kafka name may mean nested tables.
+    let err = refused(
+        &format!("runn.duration = \"30s\"\n{BASE}"),
+        1,
+        1,
+        "unknown key `runn` at the top level",
+    );
+    assert!(err.help_text().starts_with("did you mean `run`?"), "{}", err.help_text());
+    // At the top level, a Kafka name belongs in [broker].
+    let err = refused(
+        &format!("min.insync.replicas = 2\n{BASE}"),
+        1,
+        1,
+        "unknown key `min.insync.replicas` at the top level",
+    );
+    assert!(err.help_text().contains("is a key of [broker]"), "{}", err.help_text());
+}
+
+#[test]
+fn kafka_setting_outside_broker() {
+    let err = refused(
+        &format!("\"min.insync.replicas\" = 2\n{BASE}"),
+        1,
+        1,
+        "unknown key `min.insync.replicas` at the top level",
+    );
+    assert!(
+        err.help_text().starts_with("`min.insync.replicas` is a key of [broker]"),
+        "{}",
+        err.help_text()
+    );
+}
+
+#[test]
+fn broker_setting_of_the_wrong_type() {
+    let err = refused(
+        &broker("\"min.insync.replicas\" = \"2\""),
+        12,
+        25,
+        "wrong type: expected an integer, found string \"2\"",
+    );
+    assert_eq!(err.help_text(), "write the number without quotes: \"min.insync.replicas\" = 2");
+    insta::assert_snapshot!(err.render());
+    refused(
+        &broker("\"unclean.leader.election.enable\" = \"false\""),
+        12,
+        36,
+        "wrong type: expected a boolean, found string \"false\"",
+    );
+    refused(
+        &broker("\"request.timeout.ms\" = 1.5"),
+        12,
+        24,
+        "wrong type: expected an integer, found floating point `1.5`",
+    );
+    refused(
+        &broker("\"request.timeout.ms\" = true"),
+        12,
+        24,
+        "wrong type: expected an integer, found boolean `true`",
+    );
+}
+
+#[test]
+fn milliseconds_written_as_a_duration() {
+    let err = refused(
+        &broker("\"replica.lag.time.max.ms\" = \"10s\""),
+        12,
+        29,
+        "wrong type: expected an integer of milliseconds, found string \"10s\"",
+    );
+    assert_eq!(
+        err.help_text(),
+        "Kafka's settings keep Kafka's units: write \"replica.lag.time.max.ms\" = 10000 \
+         (10s in milliseconds)"
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn negative_broker_setting() {
+    let err = refused(
+        &broker("\"replica.lag.time.max.ms\" = -1"),
+        12,
+        29,
+        "`replica.lag.time.max.ms` cannot be negative (-1)",
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn zero_or_huge_broker_setting() {
+    refused(
+        &broker("\"min.insync.replicas\" = 0"),
+        12,
+        25,
+        "`min.insync.replicas` must be greater than 0",
+    );
+    refused(
+        &broker("\"request.timeout.ms\" = 0"),
+        12,
+        24,
+        "`request.timeout.ms` must be greater than 0",
+    );
+    refused(
+        &broker("\"min.insync.replicas\" = 2147483648"),
+        12,
+        25,
+        "`min.insync.replicas` is too large (2147483648)",
+    );
+    // Beyond 100 years, simulated time could overflow.
+    refused(
+        &broker("\"retention.ms\" = 3153600000001"),
+        12,
+        18,
+        "`retention.ms` is too large (3153600000001)",
+    );
+}
+
+#[test]
+fn unknown_truncation() {
+    let err = refused(
+        &with("[protocol]\ntruncation = \"leader_epoch\"\n"),
+        12,
+        14,
+        "unknown truncation value `leader_epoch`",
+    );
+    assert!(err.help_text().starts_with("did you mean `leader-epoch`?"), "{}", err.help_text());
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn unknown_high_watermark_isr() {
+    let err = refused(
+        &with("[protocol]\nhigh_watermark_isr = \"pending\"\n"),
+        12,
+        22,
+        "unknown high_watermark_isr value `pending`",
+    );
+    assert!(err.help_text().contains("\"proposed\": "), "{}", err.help_text());
+}
+
+#[test]
+fn unknown_protocol_key() {
+    let err = refused(
+        &with("[protocol]\nstrict_min_isrs = false\n"),
+        12,
+        1,
+        "unknown key `strict_min_isrs` in [protocol]",
+    );
+    assert!(err.help_text().starts_with("did you mean `strict_min_isr`?"), "{}", err.help_text());
+}
+
+#[test]
+fn session_timeout_not_above_heartbeat() {
+    let settings = "\"broker.session.timeout.ms\" = 2000\n\"broker.heartbeat.interval.ms\" = 2000";
+    let err = refused(
+        &broker(settings),
+        12,
+        31,
+        "`broker.session.timeout.ms` (2000) must exceed `broker.heartbeat.interval.ms` (2000)",
+    );
+    insta::assert_snapshot!(err.render());
+    // Against the default session timeout (9000), the heartbeat interval is at fault.
+    refused(
+        &broker("\"broker.heartbeat.interval.ms\" = 9000"),
+        12,
+        34,
+        "`broker.heartbeat.interval.ms` (9000) must be below `broker.session.timeout.ms` (9000)",
+    );
+}
+
+#[test]
+fn fetch_wait_above_the_lag_limit() {
+    // Kafka refuses to start with replica.fetch.wait.max.ms > replica.lag.time.max.ms.
+    refused(
+        &broker("\"replica.fetch.wait.max.ms\" = 40000"),
+        12,
+        31,
+        "`replica.fetch.wait.max.ms` (40000) exceeds `replica.lag.time.max.ms` (30000)",
+    );
+    refused(
+        &broker("\"replica.lag.time.max.ms\" = 400"),
+        12,
+        29,
+        "`replica.lag.time.max.ms` (400) is below `replica.fetch.wait.max.ms` (500)",
+    );
+}
+
 #[test]
 fn messages_stay_on_one_line() {
     // The TOML escape `\n` puts a newline into the topic name; the message escapes it.
@@ -535,8 +945,11 @@ fn empty_file() {
 #[test]
 fn every_prefix_is_handled() {
     let text = with(
-        "[[faults]]\nat = \"5s\"\nkind = \"clock-skew\"\nnodes = [\"b1\"]\noffset = \"-2s\"\n",
+        "[broker]\n\"retention.ms\" = -1\n\"replica.lag.time.max.ms\" = 10000\n\
+         [protocol]\ntruncation = \"high-watermark\"\n\
+         [[faults]]\nat = \"5s\"\nkind = \"clock-skew\"\nnodes = [\"b1\"]\noffset = \"-2s\"\n",
     );
+    scenario::parse("prefix.toml", &text).unwrap_or_else(|e| panic!("{}", e.render()));
     for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
         if let Err(err) = scenario::parse("prefix.toml", &text[..end]) {
             let (line, _) = err.line_col().expect("a position");

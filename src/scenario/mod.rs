@@ -2,9 +2,10 @@
 //!
 //! Two steps, so that each error can point into the file: serde reads the text into raw
 //! types that keep the position of every value (`raw`), refusing unknown keys and wrong
-//! types; validation (`validate`, `faults`) then checks ranges and names and fills in
+//! types; validation (`validate`, `broker`, `faults`) then checks ranges and names and fills in
 //! defaults. Any mistake becomes a [`ScenarioError`] with file, line, column and a help.
 
+mod broker;
 mod duration;
 mod error;
 mod faults;
@@ -25,7 +26,8 @@ pub use model::*;
 /// Parses and validates scenario `text`; `source_name` (usually the path) names it in errors.
 pub fn parse(source_name: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let fail = |problem| ScenarioError::new(source_name, text, problem);
-    let raw: raw::RawScenario = toml::from_str(text).map_err(|e| fail(toml_error::problem(&e)))?;
+    let raw: raw::RawScenario =
+        toml::from_str(text).map_err(|e| fail(toml_error::problem(&e, text)))?;
     validate::validate(&raw, text).map_err(fail)
 }
 

@@ -24,6 +24,8 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "description",
             "run",
             "cluster",
+            "broker",
+            "protocol",
             "network",
             "topics",
             "producers",
@@ -35,6 +37,27 @@ pub const TABLES: &[(&str, &[&str])] = &[
     ),
     ("[run]", &["duration", "heal", "seed"]),
     ("[cluster]", &["brokers"]),
+    (
+        "[broker]",
+        &[
+            "min.insync.replicas",
+            "unclean.leader.election.enable",
+            "replica.lag.time.max.ms",
+            "replica.fetch.wait.max.ms",
+            "replica.high.watermark.checkpoint.interval.ms",
+            "log.flush.interval.messages",
+            "log.flush.interval.ms",
+            "retention.ms",
+            "retention.bytes",
+            "broker.session.timeout.ms",
+            "broker.heartbeat.interval.ms",
+            "request.timeout.ms",
+        ],
+    ),
+    (
+        "[protocol]",
+        &["truncation", "eligible_leader_replicas", "strict_min_isr", "high_watermark_isr"],
+    ),
     ("[network]", &["latency", "loss", "duplicate", "ordered"]),
     ("[[topics]]", &["name", "partitions", "replication_factor"]),
     ("[[producers]]", &["name", "topic", "acks", "rate", "keys"]),
@@ -66,6 +89,8 @@ pub struct RawScenario {
     pub description: Spanned<String>,
     pub run: RawRun,
     pub cluster: RawCluster,
+    pub broker: Option<RawBroker>,
+    pub protocol: Option<RawProtocol>,
     pub network: Option<RawNetwork>,
     pub topics: Spanned<Vec<Spanned<RawTopic>>>,
     #[serde(default)]
@@ -90,6 +115,46 @@ pub struct RawRun {
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
     pub brokers: Spanned<i64>,
+}
+
+/// Kafka broker settings under Kafka's own names, which hold dots and so are quoted in the
+/// file. Integers are [`KafkaInt`], so that `"30s"` written for milliseconds gets a fix.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    #[serde(rename = "min.insync.replicas")]
+    pub min_insync_replicas: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "unclean.leader.election.enable")]
+    pub unclean_leader_election_enable: Option<bool>,
+    #[serde(rename = "replica.lag.time.max.ms")]
+    pub replica_lag_time_max_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "replica.fetch.wait.max.ms")]
+    pub replica_fetch_wait_max_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "replica.high.watermark.checkpoint.interval.ms")]
+    pub replica_high_watermark_checkpoint_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "log.flush.interval.messages")]
+    pub log_flush_interval_messages: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "log.flush.interval.ms")]
+    pub log_flush_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "retention.ms")]
+    pub retention_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "retention.bytes")]
+    pub retention_bytes: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "broker.session.timeout.ms")]
+    pub broker_session_timeout_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "broker.heartbeat.interval.ms")]
+    pub broker_heartbeat_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "request.timeout.ms")]
+    pub request_timeout_ms: Option<Spanned<KafkaInt>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProtocol {
+    pub truncation: Option<Spanned<String>>,
+    pub eligible_leader_replicas: Option<bool>,
+    pub strict_min_isr: Option<bool>,
+    pub high_watermark_isr: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +268,45 @@ impl Visitor<'_> for LenientVisitor {
     }
 }
 
+/// An integer Kafka setting: a TOML integer, or a string where an integer is expected.
+/// Kafka counts time in integer milliseconds while the rest of the file writes durations
+/// (`"30s"`); keeping the string lets validation say which integer to write instead.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KafkaInt {
+    Int(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for KafkaInt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(KafkaIntVisitor)
+    }
+}
+
+struct KafkaIntVisitor;
+
+impl Visitor<'_> for KafkaIntVisitor {
+    type Value = KafkaInt;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KafkaInt, E> {
+        Ok(KafkaInt::Text(v.into()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KafkaInt, E> {
+        Ok(KafkaInt::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KafkaInt, E> {
+        i64::try_from(v)
+            .map(KafkaInt::Int)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +323,8 @@ mod tests {
             keys_of::<RawScenario>(),
             keys_of::<RawRun>(),
             keys_of::<RawCluster>(),
+            keys_of::<RawBroker>(),
+            keys_of::<RawProtocol>(),
             keys_of::<RawNetwork>(),
             keys_of::<RawTopic>(),
             keys_of::<RawProducer>(),

@@ -4,15 +4,17 @@
 
 use std::ops::Range;
 
+use super::broker::{KafkaKey, kafka_key};
 use super::error::Problem;
 use super::raw::TABLES;
 use super::spelling::did_you_mean;
 
-pub fn problem(err: &toml::de::Error) -> Problem {
+/// `text` is the file's text, to recognise a Kafka name written without quotes.
+pub fn problem(err: &toml::de::Error, text: &str) -> Problem {
     let span = err.span().unwrap_or(0..0);
     let message = err.message();
     if let Some(rest) = message.strip_prefix("unknown field ") {
-        unknown_key(span, rest)
+        unknown_key(span, rest, text)
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         missing_key(span, &quoted(rest).into_iter().next().unwrap_or_default())
     } else if let Some(rest) = message.strip_prefix("invalid type: ") {
@@ -36,15 +38,53 @@ pub fn problem(err: &toml::de::Error) -> Problem {
     }
 }
 
-/// `rest` is "`key`, expected one of `a`, `b`" (or "expected `a` or `b`").
-fn unknown_key(span: Range<usize>, rest: &str) -> Problem {
+/// `rest` is "`key`, expected one of `a`, `b`" (or "expected `a` or `b`"). `text` is the
+/// file's, to show a dotted key in full.
+fn unknown_key(span: Range<usize>, rest: &str, text: &str) -> Problem {
     let mut names = quoted(rest).into_iter();
-    let key = names.next().unwrap_or_default();
+    let first = names.next().unwrap_or_default();
     let accepted: Vec<String> = names.collect();
     let table = TABLES.iter().find(|(_, keys)| *keys == accepted.as_slice()).map(|(t, _)| *t);
+    // TOML reads `min.insync.replicas = 2` as the key `min` holding a table; the report is
+    // about the name as written, when it is a Kafka name (elsewhere, dots may well be meant
+    // as nested tables).
+    let is_kafka_name = |name: &String| {
+        table == Some("[broker]") || TABLES.iter().any(|(_, keys)| keys.contains(&name.as_str()))
+    };
+    let dotted = dotted_key(text, &span, &first).filter(|(name, _)| is_kafka_name(name));
+    let (span, key) = match &dotted {
+        Some((name, _)) => (span.start..span.start + name.len(), name.clone()),
+        None => (span, first),
+    };
+    let quote_it = dotted.map(|(name, value)| {
+        format!(
+            "write a key holding dots in quotes: \"{name}\"{value} (unquoted, TOML reads each \
+             dot as a nested table); "
+        )
+    });
+    if accepted.contains(&key) {
+        let help = quote_it.unwrap_or_default();
+        return Problem::at(span, format!("`{key}` must be quoted"))
+            .label("not quoted")
+            .help(help.trim_end_matches("; "));
+    }
+    let keys =
+        format!("the keys of {} are: {}", table.unwrap_or("this table"), accepted.join(", "));
+    let kafka = if table == Some("[broker]") { kafka_key(&key) } else { None };
+    let mut help = match kafka {
+        Some(KafkaKey::NotSimulated) => {
+            let message = format!("`{key}` is a Kafka setting that kafsim does not simulate");
+            return Problem::at(span, message).label("not simulated").help(format!(
+                "remove it: kafsim simulates only the settings that shape replication; {keys}"
+            ));
+        }
+        Some(KafkaKey::OtherName { key: ours, how }) => {
+            format!("kafsim takes this setting as \"{ours}\"{how}; ")
+        }
+        None => quote_it.unwrap_or_default() + &did_you_mean(&key, &accepted),
+    };
     let owners: Vec<&str> =
         TABLES.iter().filter(|(_, keys)| keys.contains(&key.as_str())).map(|(t, _)| *t).collect();
-    let mut help = did_you_mean(&key, &accepted);
     if !owners.is_empty() {
         let header = if owners.len() == 1 { "that header" } else { "one of those headers" };
         help.push_str(&format!(
@@ -53,11 +93,7 @@ fn unknown_key(span: Range<usize>, rest: &str) -> Problem {
             owners.join(", ")
         ));
     }
-    help.push_str(&format!(
-        "the keys of {} are: {}",
-        table.unwrap_or("this table"),
-        accepted.join(", ")
-    ));
+    help.push_str(&keys);
     let message = match table {
         Some("the top level") => format!("unknown key `{key}` at the top level"),
         Some(table) => format!("unknown key `{key}` in {table}"),
@@ -104,7 +140,7 @@ fn example(key: &str) -> Option<&'static str> {
 fn wrong_type(span: Range<usize>, rest: &str) -> Problem {
     let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
     let (expected, help) = match expected {
-        "i64" => ("an integer", "write a whole number without quotes, e.g. 3"),
+        "i64" | "an integer" => ("an integer", "write a whole number without quotes, e.g. 3"),
         "f64" => ("a number", "write a number without quotes, e.g. 0.5"),
         "a boolean" => ("a boolean", "write true or false, without quotes"),
         "a string" => ("a string", "write it as a string, in double quotes"),
@@ -129,6 +165,23 @@ fn toml_type_names(found: &str) -> String {
         "map" => "a table".into(),
         _ => found,
     }
+}
+
+/// When the unknown `key` at `span` is the first part of an unquoted dotted key, such as
+/// `min` of `min.insync.replicas = 2`: the whole key, and the rest of its line (" = 2").
+fn dotted_key(text: &str, span: &Range<usize>, key: &str) -> Option<(String, String)> {
+    let rest = text.get(span.start..)?;
+    let bare = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let end = rest.find(|c: char| !bare(c)).unwrap_or(rest.len());
+    let name = &rest[..end];
+    let tail = name.strip_prefix(key)?.strip_prefix('.')?;
+    if tail.is_empty() {
+        return None;
+    }
+    let line = rest[end..].lines().next().unwrap_or_default().trim_end();
+    let value =
+        if line.trim_start().starts_with('=') && line.len() <= 30 { line } else { " = ..." };
+    Some((name.to_string(), value.to_string()))
 }
 
 /// The names between backticks, in order.

@@ -4,6 +4,7 @@
 
 use toml::Spanned;
 
+use super::broker;
 use super::error::Problem;
 use super::faults;
 use super::model::{
@@ -40,6 +41,8 @@ pub fn validate(raw: &RawScenario, text: &str) -> Result<Scenario, Problem> {
         1..=MAX_BROKERS,
         "a cluster has from 1 to 64 brokers",
     )?;
+    let broker = broker::broker(raw.broker.as_ref())?;
+    let protocol = broker::protocol(raw.protocol.as_ref())?;
     let network = network(raw.network.as_ref())?;
     let topics = topics(&raw.topics, brokers)?;
     let mut nodes = Nodes::new(brokers);
@@ -59,8 +62,8 @@ pub fn validate(raw: &RawScenario, text: &str) -> Result<Scenario, Problem> {
         description,
         run,
         cluster: ClusterSpec { brokers },
-        broker: crate::scenario::BrokerSpec::kafka_defaults(),
-        protocol: crate::scenario::ProtocolSpec::modern(),
+        broker,
+        protocol,
         network,
         topics,
         producers,
@@ -218,17 +221,15 @@ fn producer(
     Ok(ProducerSpec { name: raw.name.get_ref().clone(), topic, acks, rate, keys })
 }
 
-const ACKS_HELP: &str =
-    "use acks = \"1\" (the leader's append) or acks = \"all\" (every in-sync replica)";
+const ACKS_HELP: &str = "use acks = \"0\" (no answer awaited), acks = \"1\" (the leader's \
+                         append) or acks = \"all\" (every in-sync replica)";
 
-/// Kafka's spellings: `"1"`, `"all"` or `"-1"`, as a string or an integer.
+/// Kafka's spellings: `"0"`, `"1"`, `"all"` or `"-1"`, as a string or an integer.
 fn acks(raw: &Spanned<Lenient>) -> Result<Acks, Problem> {
     match written(raw.get_ref()) {
+        "0" => Ok(Acks::None),
         "1" => Ok(Acks::Leader),
         "all" | "-1" => Ok(Acks::All),
-        "0" => Err(Problem::at(raw.span(), "acks=0 is not supported yet")
-            .label("not supported")
-            .help(ACKS_HELP)),
         other => Err(Problem::at(raw.span(), format!("unknown acks `{other}`"))
             .label("not an acks setting")
             .help(ACKS_HELP)),
