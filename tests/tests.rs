@@ -2,5 +2,5 @@
 
 mod cli;
 mod determinism;
-mod kafka_skeleton;
+mod replication;
 mod scenario_errors;

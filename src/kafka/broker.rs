@@ -1,41 +1,95 @@
 //! The broker: hosts partition replicas, leads some and follows others, serves producers,
 //! followers and consumers, and answers metadata requests.
 //!
-//! Skeleton simplifications, each replaced in the replication issue: the replica set is
-//! fixed (no ISR), so the leader's HW is the minimum LEO over every replica, and acks=all
-//! waits for every replica; partition state comes from the controller's pushed image.
+//! Replication follows Kafka's `Partition` / `ReplicaManager` / `AbstractFetcherThread`:
+//! - The leader keeps the committed ISR from the controller and at most one ISR change in
+//!   flight (KIP-497's pending ISR). The HW is the minimum LEO over the *maximal* ISR: the
+//!   committed ISR together with the pending one (or, with the R11 variant
+//!   `high_watermark_isr = Proposed`, the pending one alone). A new leader forgets its
+//!   followers' LEOs, so its HW moves only once every ISR follower fetched in its epoch
+//!   (KIP-320 rule 3); with strict min ISR (KIP-966) it does not move while the committed
+//!   ISR is smaller than `min.insync.replicas`.
+//! - ISR shrink: every `replica.lag.time.max.ms / 2` the leader drops followers whose
+//!   `lastCaughtUpTime` is older than `replica.lag.time.max.ms`; expansion: a follower whose
+//!   LEO reached the HW and the start of the leader's epoch (KIP-320 rule 4) is added. Both
+//!   go through AlterPartition to the controller.
+//! - Produce: acks=0 gets no answer, acks=1 after the append, acks=all waits in a purgatory
+//!   until the HW passes its last record (REQUEST_TIMED_OUT after `request.timeout.ms`);
+//!   NOT_ENOUGH_REPLICAS when the ISR is below `min.insync.replicas` at append time,
+//!   NOT_ENOUGH_REPLICAS_AFTER_APPEND when it shrank below it before the HW got there.
+//! - A follower fetches with its current leader epoch (KIP-320 fencing). On becoming a
+//!   follower it finds where to truncate per `protocol.truncation`: its own HW (before
+//!   KIP-101, R4/R5), KIP-101's first OffsetsForLeaderEpoch (R6) or KIP-279's (default).
+//! - Durable state: partition logs ([`PartitionLog`]), the HW checkpoint
+//!   (`replication-offset-checkpoint`, every `replica.high.watermark.checkpoint.interval.ms`,
+//!   so a restart starts from a stale HW as Kafka does), the flush policy
+//!   (`log.flush.interval.messages` / `.ms`; default: never fsync) and retention.
+//!
+//! Followers poll: an idle follower fetches again every `replica.fetch.wait.max.ms`
+//! instead of Kafka's long poll at the leader, so acks=all latency is up to that long.
 
 use std::collections::{BTreeMap, VecDeque};
 
+use crate::scenario::{BrokerSpec, HighWatermarkIsr, ProtocolSpec, Truncation};
 use crate::sim::node::{Context, NodeId};
 use crate::sim::time::{Duration, Instant};
 
 use super::log::PartitionLog;
 use super::node::KafkaNode;
+use super::producer::BOOT_FILE;
 use super::protocol::{
-    AcksMode, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, PartitionMetadata, PartitionState,
-    Record, Timer, TopicPartition,
+    AcksMode, Entry, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, PartitionMetadata,
+    PartitionState, Record, Timer, TopicPartition,
 };
 
 type Ctx<'a> = Context<'a, KafkaNode>;
 
-/// `broker.heartbeat.interval.ms`.
-pub const BROKER_HEARTBEAT_INTERVAL_MS: u64 = 2_000;
-/// `replica.fetch.wait.max.ms`: how long an idle follower waits before fetching again.
-pub const REPLICA_FETCH_WAIT_MAX_MS: u64 = 500;
 /// How long a follower waits for a fetch answer before sending it again. Kafka's
 /// `replica.socket.timeout.ms` is 30 s, but a real broker also notices a broken connection;
 /// the simulated network only loses messages, so a shorter timeout stands in for that.
+/// Also how long a leader waits for an AlterPartition answer before sending it again.
 pub const REPLICA_REQUEST_TIMEOUT_MS: u64 = 3_000;
-/// `request.timeout.ms` on the broker: an acks=all produce waits this long at most.
-pub const PRODUCE_PURGATORY_TIMEOUT_MS: u64 = 30_000;
 /// Most acks=all produce requests one partition may hold waiting (Kafka's purgatory); a
 /// full purgatory drops the oldest, whose producer times out and retries.
 pub const PURGATORY_LEN_MAX: usize = 1_000;
+/// `log.retention.check.interval.ms`. Kafka's default is 300000; the simulated runs are
+/// minutes long, so retention is checked every 5 s.
+// TODO(lead): `log.retention.check.interval.ms` could join BrokerSpec.
+pub const LOG_RETENTION_CHECK_INTERVAL_MS: u64 = 5_000;
+/// Kafka's HW checkpoint file: every partition's HW, rewritten and fsynced periodically.
+pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
+
+/// When the leader may add a caught-up follower to the ISR (R9 of the catalogue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsrExpansion {
+    /// KIP-320 rule 4 (Kafka's `isFollowerInSync`): the follower's LEO reached the HW
+    /// *and* the start offset of the leader's epoch. The default.
+    EpochStart,
+    /// The R9 variant: the HW alone, which a new leader's stale HW makes too easy.
+    HighWatermarkOnly,
+}
 
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
     pub controller: NodeId,
+    /// Kafka's broker configs.
+    pub broker: BrokerSpec,
+    /// The protocol variants (defaults: the modern protocol).
+    pub protocol: ProtocolSpec,
+    // TODO(lead): add to ProtocolSpec (`isr_expansion = "epoch-start" | "high-watermark"`).
+    pub isr_expansion: IsrExpansion,
+}
+
+impl BrokerConfig {
+    /// Kafka's defaults and the modern protocol.
+    pub fn defaults(controller: NodeId) -> Self {
+        BrokerConfig {
+            controller,
+            broker: BrokerSpec::kafka_defaults(),
+            protocol: ProtocolSpec::modern(),
+            isr_expansion: IsrExpansion::EpochStart,
+        }
+    }
 }
 
 /// An acks=all request waiting for the HW to pass its last record.
@@ -48,11 +102,35 @@ struct DelayedProduce {
     deadline: Instant,
 }
 
+/// What the leader knows of one follower (Kafka's `Replica` state).
+#[derive(Clone, Debug)]
+struct FollowerProgress {
+    /// The offset of its latest fetch in this epoch; `None` until it fetched in it.
+    log_end_offset: Option<u64>,
+    /// Kafka's `lastCaughtUpTimeMs`: the follower had everything the leader had then.
+    last_caught_up: Instant,
+    last_fetch: Instant,
+    /// The leader's LEO at the follower's previous fetch.
+    last_fetch_leader_leo: u64,
+}
+
+/// An AlterPartition in flight.
+#[derive(Clone, Debug)]
+struct PendingIsr {
+    proposed: Vec<NodeId>,
+    sent_at: Instant,
+}
+
 #[derive(Clone, Debug)]
 struct LeaderState {
     replicas: Vec<NodeId>,
-    /// The LEO each follower reported in its latest fetch of this epoch.
-    follower_leo: BTreeMap<NodeId, u64>,
+    /// The ISR the controller committed, at `partition_epoch`.
+    isr: Vec<NodeId>,
+    partition_epoch: u32,
+    pending: Option<PendingIsr>,
+    followers: BTreeMap<NodeId, FollowerProgress>,
+    /// The LEO when this replica became leader: where its epoch starts.
+    epoch_start_offset: u64,
     purgatory: VecDeque<DelayedProduce>,
 }
 
@@ -97,6 +175,27 @@ impl Replica {
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }
+    /// A leader's committed ISR (empty on followers).
+    pub fn isr(&self) -> &[NodeId] {
+        match &self.role {
+            Role::Leader(l) => &l.isr,
+            _ => &[],
+        }
+    }
+    /// A leader's proposed ISR while an AlterPartition is in flight (empty otherwise).
+    pub fn pending_isr(&self) -> &[NodeId] {
+        match &self.role {
+            Role::Leader(LeaderState { pending: Some(p), .. }) => &p.proposed,
+            _ => &[],
+        }
+    }
+    /// The leader this replica follows.
+    pub fn following(&self) -> Option<NodeId> {
+        match &self.role {
+            Role::Follower(f) => Some(f.leader),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -105,10 +204,16 @@ pub struct Broker {
     id: NodeId,
     /// A fresh random id per process start (KRaft's incarnation id).
     incarnation: u64,
+    /// Whether the previous process shut down cleanly: only a first start does here.
+    previous_clean_shutdown: bool,
     registered: bool,
     metadata: Option<MetadataImage>,
     replicas: BTreeMap<TopicPartition, Replica>,
     next_correlation_id: u64,
+}
+
+fn ms(d: u64) -> Duration {
+    Duration::from_millis(d)
 }
 
 impl Broker {
@@ -117,6 +222,7 @@ impl Broker {
             config,
             id: NodeId(u32::MAX),
             incarnation: 0,
+            previous_clean_shutdown: true,
             registered: false,
             metadata: None,
             replicas: BTreeMap::new(),
@@ -124,8 +230,16 @@ impl Broker {
         }
     }
 
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
     pub fn replica(&self, tp: &TopicPartition) -> Option<&Replica> {
         self.replicas.get(tp)
+    }
+
+    pub fn replicas(&self) -> impl Iterator<Item = (&TopicPartition, &Replica)> {
+        self.replicas.iter()
     }
 
     pub fn is_registered(&self) -> bool {
@@ -141,26 +255,54 @@ impl Broker {
         self.next_correlation_id
     }
 
+    fn min_isr(&self) -> usize {
+        self.config.broker.min_insync_replicas as usize
+    }
+
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         self.id = ctx.id();
         self.incarnation = ctx.rng().next_u64();
         // A random start, so that answers to the previous process's requests never match.
         self.next_correlation_id = ctx.rng().next_u64() >> 1;
+        // Every crash is unclean (no controlled shutdown exists in the simulation), so only
+        // the very first start reports a clean previous shutdown.
+        self.previous_clean_shutdown = ctx.disk().read(BOOT_FILE).is_empty();
+        ctx.disk().append(BOOT_FILE, Entry::Boot);
+        ctx.disk().fsync(BOOT_FILE);
+        let checkpoint: BTreeMap<TopicPartition, u64> =
+            match ctx.disk().read(HIGH_WATERMARK_CHECKPOINT).last() {
+                Some(Entry::HighWatermarks(hws)) => hws.iter().cloned().collect(),
+                Some(other) => panic!("{HIGH_WATERMARK_CHECKPOINT} holds {other:?}"),
+                None => BTreeMap::new(),
+            };
         // Kafka loads every log directory at startup; they wait for metadata to act.
         let names: Vec<String> = ctx.disk().file_names().map(str::to_string).collect();
         for name in names {
             let Some(tp) = PartitionLog::parse_file_name(&name) else { continue };
-            let log = PartitionLog::open(tp.clone(), ctx.disk());
+            let mut log = PartitionLog::open(tp.clone(), ctx.disk());
+            log.restore_high_watermark(checkpoint.get(&tp).copied().unwrap_or(0));
             ctx.annotate(format!(
-                "{tp}: loaded log, LEO {} epochs {:?}",
+                "{tp}: loaded log, start {} LEO {} HW {} epochs {:?}",
+                log.log_start_offset(),
                 log.log_end_offset(),
+                log.high_watermark(),
                 log.epochs()
             ));
             self.replicas.insert(tp, Replica { log, leader_epoch: 0, role: Role::Offline });
         }
         self.send_heartbeat(ctx);
-        ctx.set_timer(Duration::from_millis(BROKER_HEARTBEAT_INTERVAL_MS), Timer::Heartbeat);
-        ctx.set_timer(Duration::from_millis(REPLICA_FETCH_WAIT_MAX_MS), Timer::ReplicaFetch);
+        let spec = &self.config.broker;
+        ctx.set_timer(ms(spec.broker_heartbeat_interval_ms), Timer::Heartbeat);
+        ctx.set_timer(ms(spec.replica_fetch_wait_max_ms), Timer::ReplicaFetch);
+        ctx.set_timer(ms((spec.replica_lag_time_max_ms / 2).max(1)), Timer::IsrExpiration);
+        let checkpoint_interval = spec.replica_high_watermark_checkpoint_interval_ms;
+        ctx.set_timer(ms(checkpoint_interval), Timer::HighWatermarkCheckpoint);
+        if let Some(flush_ms) = spec.log_flush_interval_ms {
+            ctx.set_timer(ms(flush_ms.max(1)), Timer::LogFlush);
+        }
+        if spec.retention_ms.is_some() || spec.retention_bytes.is_some() {
+            ctx.set_timer(ms(LOG_RETENTION_CHECK_INTERVAL_MS), Timer::RetentionCheck);
+        }
     }
 
     fn send_heartbeat(&mut self, ctx: &mut Ctx<'_>) {
@@ -170,26 +312,67 @@ impl Broker {
                 metadata_version: self.metadata_version().unwrap_or(0),
             }
         } else {
-            Msg::BrokerRegistration { incarnation: self.incarnation }
+            Msg::BrokerRegistration {
+                incarnation: self.incarnation,
+                previous_clean_shutdown: self.previous_clean_shutdown,
+            }
         };
         ctx.send(self.config.controller, msg);
     }
 
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        let spec = self.config.broker.clone();
         match timer {
             Timer::Heartbeat => {
                 self.send_heartbeat(ctx);
-                ctx.set_timer(
-                    Duration::from_millis(BROKER_HEARTBEAT_INTERVAL_MS),
-                    Timer::Heartbeat,
-                );
+                ctx.set_timer(ms(spec.broker_heartbeat_interval_ms), Timer::Heartbeat);
             }
             Timer::ReplicaFetch => {
                 self.replica_fetch_tick(ctx);
-                ctx.set_timer(
-                    Duration::from_millis(REPLICA_FETCH_WAIT_MAX_MS),
-                    Timer::ReplicaFetch,
-                );
+                ctx.set_timer(ms(spec.replica_fetch_wait_max_ms), Timer::ReplicaFetch);
+            }
+            Timer::IsrExpiration => {
+                self.maybe_shrink_isrs(ctx);
+                ctx.set_timer(ms((spec.replica_lag_time_max_ms / 2).max(1)), Timer::IsrExpiration);
+            }
+            Timer::HighWatermarkCheckpoint => {
+                let hws = self
+                    .replicas
+                    .iter()
+                    .map(|(tp, r)| (tp.clone(), r.log.high_watermark()))
+                    .collect();
+                // Kafka writes the checkpoint to a temporary file, fsyncs and renames it.
+                ctx.disk().overwrite(HIGH_WATERMARK_CHECKPOINT, vec![Entry::HighWatermarks(hws)]);
+                ctx.disk().fsync(HIGH_WATERMARK_CHECKPOINT);
+                let interval = spec.replica_high_watermark_checkpoint_interval_ms;
+                ctx.set_timer(ms(interval), Timer::HighWatermarkCheckpoint);
+            }
+            Timer::LogFlush => {
+                for replica in self.replicas.values_mut() {
+                    if replica.log.unflushed_messages() > 0 {
+                        replica.log.flush(ctx.disk());
+                    }
+                }
+                let flush_ms = spec.log_flush_interval_ms.expect("flush timer only when set");
+                ctx.set_timer(ms(flush_ms.max(1)), Timer::LogFlush);
+            }
+            Timer::RetentionCheck => {
+                let now_ms = ctx.now().as_millis();
+                for (tp, replica) in &mut self.replicas {
+                    let target = replica.log.retention_target(
+                        now_ms,
+                        spec.retention_ms,
+                        spec.retention_bytes,
+                    );
+                    let deleted = replica.log.advance_log_start_offset(ctx.disk(), target);
+                    if deleted > 0 {
+                        ctx.annotate(format!(
+                            "{tp}: retention deleted {deleted} records, log start {}",
+                            replica.log.log_start_offset()
+                        ));
+                    }
+                }
+                ctx.set_timer(ms(LOG_RETENTION_CHECK_INTERVAL_MS), Timer::RetentionCheck);
             }
             other => panic!("broker got a foreign timer {other:?}"),
         }
@@ -230,6 +413,9 @@ impl Broker {
                     self.apply_image(ctx, image);
                 }
             }
+            Msg::AlterPartitionResponse { tp, result } => {
+                self.handle_alter_partition_response(ctx, tp, result);
+            }
             Msg::MetadataRequest { correlation_id, topics } => {
                 let partitions = self
                     .metadata
@@ -264,16 +450,36 @@ impl Broker {
                 current_leader_epoch,
                 leader_epoch,
             } => {
-                let result = self
-                    .check_leader(&tp, current_leader_epoch)
-                    .map(|replica| replica.log.end_offset_for_epoch(leader_epoch));
+                let kip101 = self.config.protocol.truncation == Truncation::LeaderEpochKip101;
+                let result = self.check_leader(&tp, current_leader_epoch).map(|replica| {
+                    if kip101 {
+                        replica.log.kip101_offset_for_epoch(leader_epoch).map(|o| (leader_epoch, o))
+                    } else {
+                        replica.log.end_offset_for_epoch(leader_epoch)
+                    }
+                });
                 ctx.send(from, Msg::OffsetsForLeaderEpochResponse { correlation_id, tp, result });
             }
             Msg::OffsetsForLeaderEpochResponse { correlation_id, tp, result } => {
                 self.handle_epoch_answer(ctx, correlation_id, tp, result);
             }
-            Msg::FetchResponse { correlation_id, tp, error, high_watermark, records } => {
-                self.handle_fetch_response(ctx, correlation_id, tp, error, high_watermark, records);
+            Msg::FetchResponse {
+                correlation_id,
+                tp,
+                error,
+                high_watermark,
+                log_start_offset,
+                records,
+            } => {
+                self.handle_fetch_response(
+                    ctx,
+                    correlation_id,
+                    tp,
+                    error,
+                    high_watermark,
+                    log_start_offset,
+                    records,
+                );
             }
             // Messages for other node kinds (a duplicate delivered after a role mix-up
             // cannot happen: ids are fixed), so anything else is a bug.
@@ -281,18 +487,39 @@ impl Broker {
         }
     }
 
-    /// Applies a newer controller image: every hosted partition whose epoch moved changes
-    /// role.
+    /// Applies a newer controller image: every hosted partition whose state moved changes
+    /// role or ISR.
     fn apply_image(&mut self, ctx: &mut Ctx<'_>, image: MetadataImage) {
         if self.metadata.as_ref().is_some_and(|m| m.version >= image.version) {
             return;
         }
-        for state in &image.partitions {
+        let partitions = image.partitions.clone();
+        self.metadata = Some(image);
+        for state in &partitions {
             if state.replicas.contains(&self.id) {
                 self.reconcile(ctx, state);
             }
         }
-        self.metadata = Some(image);
+    }
+
+    fn is_fenced(&self, broker: NodeId) -> bool {
+        self.metadata.as_ref().is_some_and(|m| m.fenced.contains(&broker))
+    }
+
+    /// Fails every parked acks=all request of `tp` (leadership over).
+    fn fail_purgatory(&mut self, ctx: &mut Ctx<'_>, tp: &TopicPartition, error: ErrorCode) {
+        let Some(replica) = self.replicas.get_mut(tp) else { return };
+        let Role::Leader(leader) = &mut replica.role else { return };
+        for delayed in leader.purgatory.drain(..) {
+            ctx.send(
+                delayed.client,
+                Msg::ProduceResponse {
+                    correlation_id: delayed.correlation_id,
+                    tp: tp.clone(),
+                    result: Err(error),
+                },
+            );
+        }
     }
 
     fn reconcile(&mut self, ctx: &mut Ctx<'_>, state: &PartitionState) {
@@ -301,6 +528,8 @@ impl Broker {
             let log = PartitionLog::open(tp.clone(), ctx.disk());
             self.replicas.insert(tp.clone(), Replica { log, leader_epoch: 0, role: Role::Offline });
         }
+        let id = self.id;
+        let now = ctx.now();
         let replica = self.replicas.get_mut(tp).expect("replica just ensured");
         assert!(
             state.leader_epoch >= replica.leader_epoch,
@@ -308,58 +537,92 @@ impl Broker {
             replica.leader_epoch,
             state.leader_epoch
         );
-        let unchanged = state.leader_epoch == replica.leader_epoch
-            && match (&replica.role, state.leader) {
-                (Role::Leader(_), Some(l)) => l == self.id,
-                (Role::Follower(f), Some(l)) => l == f.leader,
-                (Role::Offline, None) => true,
-                _ => false,
-            };
-        if unchanged {
-            return;
+        let same_epoch = state.leader_epoch == replica.leader_epoch;
+        match (&mut replica.role, state.leader) {
+            (Role::Leader(leader), Some(l)) if l == id && same_epoch => {
+                // Same leadership; the controller committed an ISR change (ours, or its
+                // own after fencing a follower). Kafka's makeLeader with a new partition
+                // epoch: the committed state replaces any pending one.
+                if state.partition_epoch > leader.partition_epoch {
+                    leader.isr = state.isr.clone();
+                    leader.partition_epoch = state.partition_epoch;
+                    leader.pending = None;
+                    self.maybe_advance_high_watermark(ctx, tp);
+                }
+                return;
+            }
+            (Role::Follower(f), Some(l)) if l == f.leader && same_epoch => return,
+            (Role::Offline, None) if same_epoch => return,
+            _ => {}
         }
         // Whatever this replica led before is over: parked acks=all requests fail so that
         // their producers retry against the new leader.
-        if let Role::Leader(leader) = &mut replica.role {
-            for delayed in leader.purgatory.drain(..) {
-                ctx.send(
-                    delayed.client,
-                    Msg::ProduceResponse {
-                        correlation_id: delayed.correlation_id,
-                        tp: tp.clone(),
-                        result: Err(ErrorCode::NotLeaderOrFollower),
-                    },
-                );
-            }
-        }
+        self.fail_purgatory(ctx, tp, ErrorCode::NotLeaderOrFollower);
+        let truncation = self.config.protocol.truncation;
+        let replica = self.replicas.get_mut(tp).expect("replica exists");
         replica.leader_epoch = state.leader_epoch;
         match state.leader {
-            Some(leader) if leader == self.id => {
+            Some(leader) if leader == id => {
                 let leo = replica.log.log_end_offset();
                 replica.log.assign_epoch_start(state.leader_epoch, leo);
+                // Followers start unknown: the HW waits until each ISR member fetched in
+                // this epoch (KIP-320). ISR members get a full lag period to do so.
+                let followers = state
+                    .replicas
+                    .iter()
+                    .filter(|&&r| r != id)
+                    .map(|&r| {
+                        let last_caught_up =
+                            if state.isr.contains(&r) { now } else { Instant::ZERO };
+                        let progress = FollowerProgress {
+                            log_end_offset: None,
+                            last_caught_up,
+                            last_fetch: Instant::ZERO,
+                            last_fetch_leader_leo: 0,
+                        };
+                        (r, progress)
+                    })
+                    .collect();
                 replica.role = Role::Leader(LeaderState {
                     replicas: state.replicas.clone(),
-                    follower_leo: BTreeMap::new(),
+                    isr: state.isr.clone(),
+                    partition_epoch: state.partition_epoch,
+                    pending: None,
+                    followers,
+                    epoch_start_offset: leo,
                     purgatory: VecDeque::new(),
                 });
                 ctx.annotate(format!(
-                    "{tp}: leader in epoch {} at LEO {leo} HW {}",
+                    "{tp}: leader in epoch {} at LEO {leo} HW {} ISR {:?}",
                     state.leader_epoch,
-                    replica.log.high_watermark()
+                    replica.log.high_watermark(),
+                    state.isr
                 ));
                 self.maybe_advance_high_watermark(ctx, tp);
             }
             Some(leader) => {
-                let phase = if replica.log.latest_epoch().is_some() {
-                    FetcherPhase::Truncating
-                } else {
-                    FetcherPhase::Fetching
+                let before = replica.log.log_end_offset();
+                let phase = match truncation {
+                    // Before KIP-101: cut to our own HW at once, whatever the leader has.
+                    Truncation::HighWatermark => {
+                        let hw = replica.log.high_watermark();
+                        replica.log.truncate_to(ctx.disk(), hw);
+                        FetcherPhase::Fetching
+                    }
+                    Truncation::LeaderEpochKip101 | Truncation::LeaderEpoch => {
+                        if replica.log.latest_epoch().is_some() {
+                            FetcherPhase::Truncating
+                        } else {
+                            FetcherPhase::Fetching
+                        }
+                    }
                 };
                 replica.role = Role::Follower(FollowerState { leader, phase, in_flight: None });
                 ctx.annotate(format!(
-                    "{tp}: follower of {leader:?} in epoch {} at LEO {}",
+                    "{tp}: follower of {leader:?} in epoch {} at LEO {} (was {before}) HW {}",
                     state.leader_epoch,
-                    replica.log.log_end_offset()
+                    replica.log.log_end_offset(),
+                    replica.log.high_watermark()
                 ));
                 self.send_follower_request(ctx, tp);
             }
@@ -403,30 +666,36 @@ impl Broker {
         acks: AcksMode,
         records: Vec<(u32, u64)>,
     ) {
-        // Produce requests carry no leader epoch in Kafka: the leader check is all there is.
-        let epoch = match self.leader_replica(&tp) {
-            Ok(replica) => replica.leader_epoch,
-            Err(error) => {
-                ctx.send(from, Msg::ProduceResponse { correlation_id, tp, result: Err(error) });
-                return;
+        let reply = |ctx: &mut Ctx<'_>, tp: &TopicPartition, result| {
+            // acks=0: the producer waits for nothing, so it gets nothing (Kafka even closes
+            // the connection on an error).
+            if acks != AcksMode::None {
+                let tp = tp.clone();
+                ctx.send(from, Msg::ProduceResponse { correlation_id, tp, result });
             }
         };
+        // Produce requests carry no leader epoch in Kafka: the leader check is all there is.
+        let (epoch, isr_len) = match self.leader_replica(&tp) {
+            Ok(replica) => (replica.leader_epoch, replica.isr().len()),
+            Err(error) => return reply(ctx, &tp, Err(error)),
+        };
+        if acks == AcksMode::All && isr_len < self.min_isr() {
+            return reply(ctx, &tp, Err(ErrorCode::NotEnoughReplicas));
+        }
         let now = ctx.now();
+        let flush_messages = self.config.broker.log_flush_interval_messages;
+        let timeout = ms(self.config.broker.request_timeout_ms);
         let replica = self.replicas.get_mut(&tp).expect("leader checked");
         let base_offset = replica.log.log_end_offset();
         for (key, value) in records {
-            replica.log.append_as_leader(ctx.disk(), epoch, key, value);
+            replica.log.append_as_leader(ctx.disk(), epoch, key, value, now.as_millis());
+        }
+        if flush_messages.is_some_and(|n| replica.log.unflushed_messages() >= n) {
+            replica.log.flush(ctx.disk());
         }
         let leo = replica.log.log_end_offset();
-        if acks == AcksMode::Leader || leo == base_offset {
-            ctx.send(
-                from,
-                Msg::ProduceResponse {
-                    correlation_id,
-                    tp: tp.clone(),
-                    result: Ok((base_offset, epoch)),
-                },
-            );
+        if acks != AcksMode::All || leo == base_offset {
+            reply(ctx, &tp, Ok((base_offset, epoch)));
             self.maybe_advance_high_watermark(ctx, &tp);
             return;
         }
@@ -439,37 +708,178 @@ impl Broker {
             correlation_id,
             base_offset,
             last_offset: leo - 1,
-            deadline: now + Duration::from_millis(PRODUCE_PURGATORY_TIMEOUT_MS),
+            deadline: now + timeout,
         });
         self.maybe_advance_high_watermark(ctx, &tp);
     }
 
-    /// HW = min LEO over the whole (fixed) replica set, never moving back; completes the
-    /// acks=all requests it now covers.
+    /// HW = min LEO over the maximal ISR, never moving back; completes the acks=all
+    /// requests it now covers.
     fn maybe_advance_high_watermark(&mut self, ctx: &mut Ctx<'_>, tp: &TopicPartition) {
         let id = self.id;
+        let min_isr = self.min_isr();
+        let strict = self.config.protocol.strict_min_isr;
+        let hw_isr = self.config.protocol.high_watermark_isr;
         let Some(replica) = self.replicas.get_mut(tp) else { return };
         let epoch = replica.leader_epoch;
         let Role::Leader(leader) = &mut replica.role else { return };
-        let leo = replica.log.log_end_offset();
-        let min_leo = leader
-            .replicas
-            .iter()
-            .filter(|&&r| r != id)
-            .map(|r| leader.follower_leo.get(r).copied().unwrap_or(0))
-            .fold(leo, u64::min);
-        replica.log.advance_high_watermark(min_leo);
+        let under_min_isr = leader.isr.len() < min_isr;
+        if !(strict && under_min_isr) {
+            let mut maximal: Vec<NodeId> = match (&leader.pending, hw_isr) {
+                (None, _) => leader.isr.clone(),
+                (Some(p), HighWatermarkIsr::Proposed) => p.proposed.clone(),
+                (Some(p), HighWatermarkIsr::CommittedAndPending) => {
+                    leader.isr.iter().chain(&p.proposed).copied().collect()
+                }
+            };
+            maximal.sort();
+            maximal.dedup();
+            let mut hw = Some(replica.log.log_end_offset());
+            for r in maximal.iter().filter(|&&r| r != id) {
+                let follower_leo = leader.followers.get(r).and_then(|f| f.log_end_offset);
+                hw = match (hw, follower_leo) {
+                    (Some(h), Some(f)) => Some(h.min(f)),
+                    _ => None,
+                };
+            }
+            if let Some(hw) = hw {
+                replica.log.advance_high_watermark(hw);
+            }
+        }
         let hw = replica.log.high_watermark();
         while leader.purgatory.front().is_some_and(|d| d.last_offset < hw) {
             let done = leader.purgatory.pop_front().expect("front checked");
+            let result = if under_min_isr {
+                Err(ErrorCode::NotEnoughReplicasAfterAppend)
+            } else {
+                Ok((done.base_offset, epoch))
+            };
             ctx.send(
                 done.client,
                 Msg::ProduceResponse {
                     correlation_id: done.correlation_id,
                     tp: tp.clone(),
-                    result: Ok((done.base_offset, epoch)),
+                    result,
                 },
             );
+        }
+    }
+
+    /// Sends an ISR change to the controller and records it as pending.
+    fn propose_isr(&mut self, ctx: &mut Ctx<'_>, tp: &TopicPartition, proposed: Vec<NodeId>) {
+        let now = ctx.now();
+        let incarnation = self.incarnation;
+        let replica = self.replicas.get_mut(tp).expect("leader replica");
+        let leader_epoch = replica.leader_epoch;
+        let Role::Leader(leader) = &mut replica.role else { return };
+        assert!(proposed.contains(&self.id), "{tp}: an ISR proposal without its leader");
+        ctx.annotate(format!(
+            "{tp}: proposing ISR {:?} -> {proposed:?} (HW {})",
+            leader.isr,
+            replica.log.high_watermark()
+        ));
+        let msg = Msg::AlterPartition {
+            incarnation,
+            tp: tp.clone(),
+            leader_epoch,
+            partition_epoch: leader.partition_epoch,
+            new_isr: proposed.clone(),
+        };
+        leader.pending = Some(PendingIsr { proposed, sent_at: now });
+        ctx.send(self.config.controller, msg);
+        self.maybe_advance_high_watermark(ctx, tp);
+    }
+
+    /// Kafka's `maybeShrinkIsr`: drops ISR followers not caught up within
+    /// `replica.lag.time.max.ms`.
+    fn maybe_shrink_isrs(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now();
+        let lag = ms(self.config.broker.replica_lag_time_max_ms);
+        let id = self.id;
+        let mut proposals = Vec::new();
+        for (tp, replica) in &self.replicas {
+            let Role::Leader(leader) = &replica.role else { continue };
+            if leader.pending.is_some() {
+                continue;
+            }
+            let out_of_sync = |r: &NodeId| {
+                *r != id
+                    && leader
+                        .followers
+                        .get(r)
+                        .is_none_or(|f| now.saturating_since(f.last_caught_up) > lag)
+            };
+            if leader.isr.iter().any(out_of_sync) {
+                let proposed = leader.isr.iter().copied().filter(|r| !out_of_sync(r)).collect();
+                proposals.push((tp.clone(), proposed));
+            }
+        }
+        for (tp, proposed) in proposals {
+            self.propose_isr(ctx, &tp, proposed);
+        }
+    }
+
+    /// Kafka's `maybeExpandIsr` after a follower's fetch.
+    fn maybe_expand_isr(&mut self, ctx: &mut Ctx<'_>, tp: &TopicPartition, follower: NodeId) {
+        let fenced = self.is_fenced(follower);
+        let rule = self.config.isr_expansion;
+        let replica = &self.replicas[tp];
+        let Role::Leader(leader) = &replica.role else { return };
+        if leader.pending.is_some() || leader.isr.contains(&follower) || fenced {
+            return;
+        }
+        let Some(follower_leo) = leader.followers.get(&follower).and_then(|f| f.log_end_offset)
+        else {
+            return;
+        };
+        let caught_up = follower_leo >= replica.log.high_watermark()
+            && (rule == IsrExpansion::HighWatermarkOnly
+                || follower_leo >= leader.epoch_start_offset);
+        if !caught_up {
+            return;
+        }
+        let proposed = leader
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| leader.isr.contains(r) || *r == follower)
+            .collect();
+        self.propose_isr(ctx, tp, proposed);
+    }
+
+    fn handle_alter_partition_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tp: TopicPartition,
+        result: Result<PartitionState, ErrorCode>,
+    ) {
+        let Some(replica) = self.replicas.get_mut(&tp) else { return };
+        let epoch = replica.leader_epoch;
+        let Role::Leader(leader) = &mut replica.role else { return };
+        match result {
+            Ok(state) => {
+                // An answer to an older request, or about an older epoch: the metadata
+                // update brings whatever is current.
+                if state.leader_epoch != epoch || state.partition_epoch <= leader.partition_epoch {
+                    return;
+                }
+                ctx.annotate(format!(
+                    "{tp}: ISR {:?} -> {:?} committed at partition epoch {}",
+                    leader.isr, state.isr, state.partition_epoch
+                ));
+                leader.isr = state.isr;
+                leader.partition_epoch = state.partition_epoch;
+                leader.pending = None;
+                self.maybe_advance_high_watermark(ctx, &tp);
+            }
+            // The proposal can never apply: back to the committed state.
+            Err(ErrorCode::IneligibleReplica | ErrorCode::InvalidRequest) => {
+                leader.pending = None;
+                self.maybe_advance_high_watermark(ctx, &tp);
+            }
+            // Our epochs are stale (or we are): Kafka waits for the metadata update, which
+            // replaces the pending state.
+            Err(_) => {}
         }
     }
 
@@ -484,26 +894,45 @@ impl Broker {
         current_leader_epoch: u32,
         fetch_offset: u64,
     ) {
-        let reply = |ctx: &mut Ctx<'_>, tp, error, high_watermark, records| {
+        let reply = |ctx: &mut Ctx<'_>, tp, error, high_watermark, log_start_offset, records| {
             ctx.send(
                 from,
-                Msg::FetchResponse { correlation_id, tp, error, high_watermark, records },
+                Msg::FetchResponse {
+                    correlation_id,
+                    tp,
+                    error,
+                    high_watermark,
+                    log_start_offset,
+                    records,
+                },
             );
         };
-        let leo = match self.check_leader(&tp, current_leader_epoch) {
-            Ok(replica) => replica.log.log_end_offset(),
-            Err(error) => return reply(ctx, tp, Some(error), 0, Vec::new()),
+        let (leo, hw, log_start) = match self.check_leader(&tp, current_leader_epoch) {
+            Ok(r) => (r.log.log_end_offset(), r.log.high_watermark(), r.log.log_start_offset()),
+            Err(error) => return reply(ctx, tp, Some(error), 0, 0, Vec::new()),
         };
-        if fetch_offset > leo {
-            return reply(ctx, tp, Some(ErrorCode::OffsetOutOfRange), 0, Vec::new());
+        if fetch_offset > leo || fetch_offset < log_start {
+            let error = Some(ErrorCode::OffsetOutOfRange);
+            return reply(ctx, tp, error, hw, log_start, Vec::new());
         }
         if let Some(follower) = replica_id {
+            let now = ctx.now();
             let replica = self.replicas.get_mut(&tp).expect("leader checked");
             let Role::Leader(leader) = &mut replica.role else { unreachable!("leader checked") };
-            if !leader.replicas.contains(&follower) || follower == self.id {
-                return reply(ctx, tp, Some(ErrorCode::NotLeaderOrFollower), 0, Vec::new());
+            let Some(progress) = leader.followers.get_mut(&follower) else {
+                return reply(ctx, tp, Some(ErrorCode::NotLeaderOrFollower), 0, 0, Vec::new());
+            };
+            // Kafka's `Replica.updateFetchState`: caught up now if it asked for our LEO,
+            // or as of its previous fetch if it reached what we had then.
+            if fetch_offset >= leo {
+                progress.last_caught_up = now;
+            } else if fetch_offset >= progress.last_fetch_leader_leo {
+                progress.last_caught_up = progress.last_caught_up.max(progress.last_fetch);
             }
-            leader.follower_leo.insert(follower, fetch_offset);
+            progress.last_fetch_leader_leo = leo;
+            progress.last_fetch = now;
+            progress.log_end_offset = Some(fetch_offset);
+            self.maybe_expand_isr(ctx, &tp, follower);
             self.maybe_advance_high_watermark(ctx, &tp);
         }
         let replica = &self.replicas[&tp];
@@ -511,13 +940,15 @@ impl Broker {
         // Followers get everything; consumers only what is committed.
         let upto = if replica_id.is_some() { leo } else { hw };
         let records = replica.log.read(fetch_offset, upto, FETCH_RECORDS_MAX);
-        reply(ctx, tp, None, hw, records);
+        reply(ctx, tp, None, hw, log_start, records);
     }
 
     fn replica_fetch_tick(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
-        let timeout = Duration::from_millis(REPLICA_REQUEST_TIMEOUT_MS);
+        let timeout = ms(REPLICA_REQUEST_TIMEOUT_MS);
         let mut due = Vec::new();
+        let mut resend = Vec::new();
+        let mut expired = Vec::new();
         for (tp, replica) in &mut self.replicas {
             match &mut replica.role {
                 Role::Follower(f) => {
@@ -525,11 +956,32 @@ impl Broker {
                         due.push(tp.clone());
                     }
                 }
-                // Kafka expires a parked request after its timeout without an answer
-                // the producer still waits for (it has timed out and retried by then).
-                Role::Leader(leader) => leader.purgatory.retain(|d| d.deadline > now),
+                Role::Leader(leader) => {
+                    // Kafka's delayed produce expires with REQUEST_TIMED_OUT.
+                    while leader.purgatory.front().is_some_and(|d| d.deadline <= now) {
+                        expired.push((tp.clone(), leader.purgatory.pop_front().expect("front")));
+                    }
+                    if let Some(p) = &leader.pending
+                        && now.saturating_since(p.sent_at) >= timeout
+                    {
+                        resend.push((tp.clone(), p.proposed.clone()));
+                    }
+                }
                 Role::Offline => {}
             }
+        }
+        for (tp, d) in expired {
+            let result = Err(ErrorCode::RequestTimedOut);
+            ctx.send(
+                d.client,
+                Msg::ProduceResponse { correlation_id: d.correlation_id, tp, result },
+            );
+        }
+        // An AlterPartition without an answer is sent again (Kafka's AlterPartitionManager
+        // retries); a duplicate that arrives after the first applied gets
+        // INVALID_UPDATE_VERSION, and the metadata update settles it.
+        for (tp, proposed) in resend {
+            self.propose_isr(ctx, &tp, proposed);
         }
         for tp in due {
             self.send_follower_request(ctx, &tp);
@@ -586,6 +1038,7 @@ impl Broker {
         tp: TopicPartition,
         result: Result<Option<(u32, u64)>, ErrorCode>,
     ) {
+        let kip101 = self.config.protocol.truncation == Truncation::LeaderEpochKip101;
         let Some(replica) = self.take_answer(&tp, correlation_id, FetcherPhase::Truncating) else {
             return;
         };
@@ -596,7 +1049,11 @@ impl Broker {
             Err(_) => return,
         };
         let before = replica.log.log_end_offset();
-        let truncation = replica.log.truncation_for(answer);
+        let truncation = if kip101 {
+            replica.log.kip101_truncation_for(answer.map(|(_, offset)| offset))
+        } else {
+            replica.log.truncation_for(answer)
+        };
         replica.log.truncate_to(ctx.disk(), truncation.truncate_to);
         let after = replica.log.log_end_offset();
         if after < before {
@@ -611,6 +1068,7 @@ impl Broker {
         self.send_follower_request(ctx, &tp);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_fetch_response(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -618,20 +1076,35 @@ impl Broker {
         tp: TopicPartition,
         error: Option<ErrorCode>,
         high_watermark: u64,
+        leader_log_start_offset: u64,
         records: Vec<Record>,
     ) {
+        let truncation = self.config.protocol.truncation;
+        let flush_messages = self.config.broker.log_flush_interval_messages;
+        let now_ms = ctx.now().as_millis();
         let Some(replica) = self.take_answer(&tp, correlation_id, FetcherPhase::Fetching) else {
             // Not a follower's fetch: consumers are other nodes, so this is stale.
             return;
         };
         match error {
             Some(ErrorCode::OffsetOutOfRange) => {
-                // Our log is longer than the leader's: find the divergence again.
-                if replica.log.latest_epoch().is_some() {
+                let leo = replica.log.log_end_offset();
+                if leo < leader_log_start_offset {
+                    // Retention at the leader passed us: start again at its log start.
+                    replica.log.truncate_fully_and_start_at(ctx.disk(), leader_log_start_offset);
+                } else if truncation == Truncation::HighWatermark
+                    || replica.log.latest_epoch().is_none()
+                {
+                    // Our log is longer than the leader's; before KIP-101 the follower cut
+                    // it back to what it knew committed.
+                    let to = replica.log.high_watermark().min(high_watermark);
+                    replica.log.truncate_to(ctx.disk(), to);
+                } else {
+                    // Our log is longer than the leader's: find the divergence again.
                     let Role::Follower(follower) = &mut replica.role else { unreachable!() };
                     follower.phase = FetcherPhase::Truncating;
-                    self.send_follower_request(ctx, &tp);
                 }
+                self.send_follower_request(ctx, &tp);
                 return;
             }
             Some(_) => return,
@@ -645,9 +1118,16 @@ impl Broker {
                 "{tp}: fetched a record of epoch {} while following epoch {epoch}",
                 record.leader_epoch
             );
-            replica.log.append(ctx.disk(), record);
+            replica.log.append(ctx.disk(), record, now_ms);
+        }
+        if flush_messages.is_some_and(|n| replica.log.unflushed_messages() >= n) {
+            replica.log.flush(ctx.disk());
         }
         replica.log.set_follower_high_watermark(high_watermark);
+        // Kafka's follower follows the leader's log start offset (up to its own HW).
+        if leader_log_start_offset > replica.log.log_start_offset() {
+            replica.log.advance_log_start_offset(ctx.disk(), leader_log_start_offset);
+        }
         // Kafka's fetcher goes again at once while there is data to catch up on.
         if got_records {
             self.send_follower_request(ctx, &tp);
@@ -684,7 +1164,7 @@ mod tests {
     impl Harness {
         fn new(id: u32) -> Self {
             Harness {
-                broker: Broker::new(BrokerConfig { controller: CONTROLLER }),
+                broker: Broker::new(BrokerConfig::defaults(CONTROLLER)),
                 disk: Disk::new(),
                 rng: SimRng::stream(1, "broker-test"),
                 effects: Effects::default(),
@@ -738,9 +1218,13 @@ mod tests {
             partitions: vec![PartitionState {
                 tp: tp(),
                 replicas: vec![NodeId(0), NodeId(1), NodeId(2)],
+                isr: vec![NodeId(0), NodeId(1), NodeId(2)],
+                elr: vec![],
                 leader: Some(NodeId(leader)),
                 leader_epoch: epoch,
+                partition_epoch: epoch,
             }],
+            fenced: vec![],
         }
     }
 
@@ -890,6 +1374,7 @@ mod tests {
                 tp: tp(),
                 error: None,
                 high_watermark: 2,
+                log_start_offset: 0,
                 records,
             },
         );
@@ -908,6 +1393,7 @@ mod tests {
                 tp: tp(),
                 error: None,
                 high_watermark: 2,
+                log_start_offset: 0,
                 records: stale,
             },
         );
@@ -934,7 +1420,7 @@ mod tests {
         h.register(0, 1);
         produce(&mut h, 1, AcksMode::Leader, &[10, 11]);
         // A process crash: memory gone, page cache kept.
-        h.broker = Broker::new(BrokerConfig { controller: CONTROLLER });
+        h.broker = Broker::new(BrokerConfig::defaults(CONTROLLER));
         h.effects.clear();
         h.start();
         let replica = h.broker.replica(&tp()).unwrap();

@@ -1,13 +1,13 @@
 //! Building a simulated cluster from a scenario: which node is who, where every partition's
 //! replicas live, and the `Sim` with every node added in a fixed order.
 
-use crate::scenario::{Acks, FaultSpec, FaultSpecKind, Scenario};
+use crate::scenario::{FaultSpec, FaultSpecKind, Scenario};
 use crate::sim::fault::{Fault, FaultKind};
 use crate::sim::node::NodeId;
 use crate::sim::time::{Duration, Instant};
 use crate::sim::{NetConfig, Sim, SimConfig};
 
-use super::broker::{Broker, BrokerConfig};
+use super::broker::{Broker, BrokerConfig, IsrExpansion};
 use super::consumer::{Consumer, ConsumerConfig};
 use super::controller::{Controller, ControllerConfig};
 use super::node::KafkaNode;
@@ -144,13 +144,22 @@ impl Layout {
     /// A fresh node for `id`: what the kernel boots, and boots again after a crash.
     fn boot(&self, scenario: &Scenario, id: NodeId) -> KafkaNode {
         if self.brokers.contains(&id) {
-            return KafkaNode::Broker(Broker::new(BrokerConfig { controller: self.controller }));
+            return KafkaNode::Broker(Broker::new(BrokerConfig {
+                controller: self.controller,
+                broker: scenario.broker.clone(),
+                protocol: scenario.protocol.clone(),
+                isr_expansion: IsrExpansion::EpochStart,
+            }));
         }
         if id == self.controller {
             let assignment = self.partitions().map(|(tp, r)| (tp, r.to_vec())).collect();
             return KafkaNode::Controller(Controller::new(ControllerConfig {
                 brokers: self.brokers.clone(),
                 assignment,
+                min_insync_replicas: scenario.broker.min_insync_replicas,
+                unclean_leader_election_enable: scenario.broker.unclean_leader_election_enable,
+                eligible_leader_replicas: scenario.protocol.eligible_leader_replicas,
+                broker_session_timeout_ms: scenario.broker.broker_session_timeout_ms,
             }));
         }
         if let Some(i) = self.producers.iter().position(|&p| p == id) {
@@ -162,11 +171,7 @@ impl Layout {
                 index: i as u32,
                 topic: spec.topic.clone(),
                 partitions: topic.partitions.len() as u32,
-                acks: match spec.acks {
-                    Acks::None => unreachable!("acks=0 is refused by validation until it works"),
-                    Acks::Leader => AcksMode::Leader,
-                    Acks::All => AcksMode::All,
-                },
+                acks: AcksMode::from(spec.acks),
                 rate: spec.rate,
                 keys: spec.keys,
                 brokers: self.brokers.clone(),
@@ -230,7 +235,8 @@ pub fn build_sim(scenario: &Scenario, seed: u64, record_trace: bool) -> (Sim<Kaf
 mod tests {
     use super::*;
     use crate::scenario::{
-        ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec, TopicSpec,
+        Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec,
+        TopicSpec,
     };
 
     pub(crate) fn scenario() -> Scenario {

@@ -26,6 +26,13 @@ pub struct ConsumerConfig {
     pub brokers: Vec<NodeId>,
 }
 
+/// A fetch response's payload.
+struct Fetched {
+    error: Option<ErrorCode>,
+    log_start_offset: u64,
+    records: Vec<Record>,
+}
+
 #[derive(Clone, Debug)]
 struct Fetcher {
     tp: TopicPartition,
@@ -145,8 +152,9 @@ impl Consumer {
                 let wanted = self.config.partitions.clone();
                 self.metadata.on_response(ctx, correlation_id, partitions, &wanted);
             }
-            Msg::FetchResponse { correlation_id, tp, error, records, .. } => {
-                self.handle_fetch_response(ctx, from, correlation_id, tp, error, records);
+            Msg::FetchResponse { correlation_id, tp, error, records, log_start_offset, .. } => {
+                let fetched = Fetched { error, log_start_offset, records };
+                self.handle_fetch_response(ctx, from, correlation_id, tp, fetched);
             }
             other => panic!("consumer got unexpected {other:?}"),
         }
@@ -158,9 +166,9 @@ impl Consumer {
         from: NodeId,
         correlation_id: u64,
         tp: TopicPartition,
-        error: Option<ErrorCode>,
-        records: Vec<Record>,
+        fetched: Fetched,
     ) {
+        let Fetched { error, log_start_offset, records } = fetched;
         let Some(i) = self
             .fetchers
             .iter()
@@ -174,13 +182,14 @@ impl Consumer {
         match error {
             None => {}
             Some(ErrorCode::OffsetOutOfRange) => {
-                // `auto.offset.reset=earliest`: the log starts at 0 (no retention yet).
+                // `auto.offset.reset=earliest`: the leader's log start offset.
                 ctx.annotate(format!(
-                    "{tp}: position {} out of range; reset to 0",
+                    "{tp}: position {} out of range; reset to {log_start_offset}",
                     fetcher.position
                 ));
-                ctx.observe(KafkaObs::PositionReset { tp, from: fetcher.position, to: 0 });
-                fetcher.position = 0;
+                let (from, to) = (fetcher.position, log_start_offset);
+                ctx.observe(KafkaObs::PositionReset { tp, from, to });
+                fetcher.position = log_start_offset;
                 return;
             }
             // The leader knows a newer epoch than our metadata, or is not the leader.

@@ -1,13 +1,30 @@
-//! A minimal KRaft-style controller: brokers register and heartbeat; a broker whose session
-//! expires is fenced and loses its leaderships; the controller elects the first live
-//! replica in assignment order, bumps the leader epoch, persists the change to its
-//! metadata log (append + fsync) and pushes the new image to every broker.
+//! The controller, KRaft-style: brokers register (with an incarnation id) and heartbeat; a
+//! broker whose session expires is fenced, leaves every ISR and loses its leaderships; the
+//! controller elects leaders from the ISR (KIP-966: from the ELR when the ISR is empty;
+//! with `unclean.leader.election.enable`, from any live replica as a last resort), applies
+//! leaders' AlterPartition requests when their leader and partition epochs are current,
+//! persists every change to its metadata log (append + fsync) before anyone hears of it,
+//! and recovers its state from that log after a crash.
 //!
-//! Skeleton simplifications: one controller, not a Raft quorum; no ISR, so any live
-//! replica is electable (which is what lets acks=1 lose acknowledged records, R1); broker
-//! registrations are soft state (not in the metadata log).
+//! Partition changes follow Kafka's `PartitionChangeBuilder`: the current leader stays if
+//! it is live and in the target ISR; otherwise the first live ISR member in assignment
+//! order leads. A leader change bumps the leader epoch; any change bumps the partition
+//! epoch. Without ELR the ISR never becomes empty (the last member stays in it even when
+//! fenced, which is what lets it come back as leader with whatever its disk kept: R10);
+//! with ELR, members that leave an ISR smaller than `min.insync.replicas` become eligible
+//! leader replicas, and a broker that registers after an unclean shutdown leaves the ELR.
+//!
+//! Metadata propagation: push. After every change the controller sends its full image
+//! (tagged with the metadata log's length, its version) to every broker; brokers apply an
+//! image only if it is newer than theirs, so they see changes in log order even when pushes
+//! are lost, duplicated or reordered; a heartbeat response carries the image whenever the
+//! broker's version is behind (the pull that repairs lost pushes).
+//!
+//! One controller, not a Raft quorum: its state is a pure function of its metadata log
+//! plus soft session state, so a quorum could replicate that log later.
+//! Broker registrations (incarnations) are soft state; fencing is in the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sim::node::{Context, NodeId};
 use crate::sim::time::{Duration, Instant};
@@ -19,22 +36,44 @@ use super::protocol::{
 
 type Ctx<'a> = Context<'a, KafkaNode>;
 
-/// `broker.session.timeout.ms`.
-pub const BROKER_SESSION_TIMEOUT_MS: u64 = 9_000;
 /// How often the controller looks for expired sessions.
-pub const CONTROLLER_TICK_MS: u64 = 500;
+pub const CONTROLLER_TICK_MS: u64 = 250;
 /// At startup, a leaderless partition waits this long for all its replicas to register,
 /// so that leadership starts on the first replica (Kafka's preferred leader) instead of on
 /// whichever broker registered first.
 pub const INITIAL_ELECTION_DELAY_MS: u64 = 1_000;
 /// The controller's metadata log (KRaft's `__cluster_metadata`).
 pub const METADATA_LOG: &str = "__cluster_metadata";
+/// Most entries the metadata log may hold: a bound that catches a change loop.
+pub const METADATA_LOG_LEN_MAX: usize = 1_000_000;
 
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
     pub brokers: Vec<NodeId>,
     /// Every partition and its replicas, in assignment order (topics exist from the start).
     pub assignment: Vec<(TopicPartition, Vec<NodeId>)>,
+    /// `min.insync.replicas`: ELR membership starts below it.
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election_enable: bool,
+    /// KIP-966 eligible leader replicas.
+    pub eligible_leader_replicas: bool,
+    /// `broker.session.timeout.ms`.
+    pub broker_session_timeout_ms: u64,
+}
+
+impl ControllerConfig {
+    /// Kafka's defaults (ELR on, as for new 4.1 clusters) for these brokers and partitions.
+    pub fn defaults(brokers: Vec<NodeId>, assignment: Vec<(TopicPartition, Vec<NodeId>)>) -> Self {
+        ControllerConfig {
+            brokers,
+            assignment,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
+            eligible_leader_replicas: true,
+            broker_session_timeout_ms: 9_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +82,15 @@ struct Session {
     incarnation: Option<u64>,
     last_heartbeat: Instant,
     fenced: bool,
+}
+
+/// Why a partition changes: what the builder removes and how it may elect.
+#[derive(Clone, Debug, Default)]
+struct Change {
+    /// The ISR to move to (`None`: keep the current one).
+    target_isr: Option<Vec<NodeId>>,
+    /// A broker that registered after an unclean shutdown: out of the ELR.
+    unclean_shutdown: Option<NodeId>,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +118,10 @@ impl Controller {
         self.partitions.get(tp)
     }
 
+    pub fn partitions(&self) -> impl Iterator<Item = &PartitionState> {
+        self.partitions.values()
+    }
+
     pub fn is_fenced(&self, broker: NodeId) -> Option<bool> {
         self.sessions.get(&broker).map(|s| s.fenced)
     }
@@ -78,7 +130,24 @@ impl Controller {
         MetadataImage {
             version: self.version,
             partitions: self.partitions.values().cloned().collect(),
+            fenced: self.sessions.iter().filter(|(_, s)| s.fenced).map(|(&b, _)| b).collect(),
         }
+    }
+
+    fn session_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.broker_session_timeout_ms)
+    }
+
+    /// Appends one record to the metadata log and makes it durable before anything acts on
+    /// it (a KRaft controller commits a record before applying it).
+    fn persist(&mut self, ctx: &mut Ctx<'_>, entry: Entry) {
+        assert!(
+            ctx.disk().read(METADATA_LOG).len() < METADATA_LOG_LEN_MAX,
+            "the metadata log grew past {METADATA_LOG_LEN_MAX} records"
+        );
+        ctx.disk().append(METADATA_LOG, entry);
+        ctx.disk().fsync(METADATA_LOG);
+        self.version += 1;
     }
 
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
@@ -86,31 +155,54 @@ impl Controller {
         self.started_at = now;
         let first_boot = ctx.disk().read(METADATA_LOG).is_empty();
         if first_boot {
-            // Topic creation: every partition exists, leaderless, in epoch 0.
+            // Topic creation: every partition exists, leaderless, with every replica in the
+            // ISR, in epoch 0. Every broker starts fenced until it registers.
+            for &broker in &self.config.brokers.clone() {
+                self.persist(ctx, Entry::BrokerFencing { broker, fenced: true });
+            }
             for (tp, replicas) in self.config.assignment.clone() {
-                let state = PartitionState { tp, replicas, leader: None, leader_epoch: 0 };
-                ctx.disk().append(METADATA_LOG, Entry::PartitionChange(state));
+                let state = PartitionState {
+                    tp,
+                    isr: replicas.clone(),
+                    replicas,
+                    elr: Vec::new(),
+                    leader: None,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                };
+                self.persist(ctx, Entry::PartitionChange(state));
             }
-            ctx.disk().fsync(METADATA_LOG);
         }
+        let mut fenced: BTreeMap<NodeId, bool> = BTreeMap::new();
         for entry in ctx.disk().read(METADATA_LOG) {
-            let Entry::PartitionChange(state) = entry else {
-                panic!("non-metadata entry {entry:?} in {METADATA_LOG}");
-            };
-            if let Some(old) = self.partitions.get(&state.tp) {
-                assert!(
-                    state.leader_epoch > old.leader_epoch,
-                    "{}: epoch not increasing",
-                    state.tp
-                );
+            match entry {
+                Entry::PartitionChange(state) => {
+                    if let Some(old) = self.partitions.get(&state.tp) {
+                        assert!(
+                            state.leader_epoch >= old.leader_epoch
+                                && state.partition_epoch > old.partition_epoch,
+                            "{}: epochs not increasing in the metadata log",
+                            state.tp
+                        );
+                    }
+                    self.partitions.insert(state.tp.clone(), state.clone());
+                }
+                Entry::BrokerFencing { broker, fenced: f } => {
+                    fenced.insert(*broker, *f);
+                }
+                other => panic!("non-metadata entry {other:?} in {METADATA_LOG}"),
             }
-            self.partitions.insert(state.tp.clone(), state.clone());
         }
         self.version = ctx.disk().read(METADATA_LOG).len() as u64;
-        // A restarted controller cannot tell live brokers from dead ones: it gives each a
-        // full session before fencing it, instead of moving every leadership at once.
+        // A restarted controller cannot tell live brokers from dead ones: it gives each
+        // unfenced broker a full session before fencing it, instead of moving every
+        // leadership at once.
         for &broker in &self.config.brokers {
-            let session = Session { incarnation: None, last_heartbeat: now, fenced: first_boot };
+            let session = Session {
+                incarnation: None,
+                last_heartbeat: now,
+                fenced: fenced.get(&broker).copied().unwrap_or(true),
+            };
             self.sessions.insert(broker, session);
         }
         ctx.annotate(format!("controller up, metadata v{}", self.version));
@@ -125,7 +217,7 @@ impl Controller {
             panic!("controller got a foreign timer {timer:?}")
         };
         let now = ctx.now();
-        let timeout = Duration::from_millis(BROKER_SESSION_TIMEOUT_MS);
+        let timeout = self.session_timeout();
         let expired: Vec<NodeId> = self
             .sessions
             .iter()
@@ -151,39 +243,8 @@ impl Controller {
         }
         let now = ctx.now();
         match msg {
-            Msg::BrokerRegistration { incarnation } => {
-                let session = &self.sessions[&from];
-                if session.incarnation == Some(incarnation) {
-                    // A repeated registration (lost answer, duplicate): answer again.
-                    self.sessions.get_mut(&from).expect("known broker").last_heartbeat = now;
-                    let result = Ok(self.image());
-                    ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
-                    return;
-                }
-                let live = session.incarnation.is_some()
-                    && !session.fenced
-                    && now.saturating_since(session.last_heartbeat)
-                        < Duration::from_millis(BROKER_SESSION_TIMEOUT_MS);
-                if live {
-                    // KRaft: another incarnation of this id still holds a valid session;
-                    // the new process waits until that session expires.
-                    let result = Err(ErrorCode::DuplicateBrokerRegistration);
-                    ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
-                    return;
-                }
-                // The previous process is gone: whatever it led moves away before the new
-                // one, with whatever its disk kept, joins.
-                let mut changed = self.fence(ctx, from);
-                let session = self.sessions.get_mut(&from).expect("known broker");
-                session.incarnation = Some(incarnation);
-                session.last_heartbeat = now;
-                ctx.annotate(format!("{from:?} registered (incarnation {incarnation:#x})"));
-                changed |= self.unfence(ctx, from);
-                if changed {
-                    self.push_image(ctx);
-                }
-                let result = Ok(self.image());
-                ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
+            Msg::BrokerRegistration { incarnation, previous_clean_shutdown } => {
+                self.handle_registration(ctx, from, incarnation, previous_clean_shutdown);
             }
             Msg::BrokerHeartbeat { incarnation, metadata_version } => {
                 let session = self.sessions.get_mut(&from).expect("known broker");
@@ -199,46 +260,171 @@ impl Controller {
                 session.last_heartbeat = now;
                 if session.fenced {
                     ctx.annotate(format!("{from:?} heartbeats again: unfenced"));
-                    if self.unfence(ctx, from) {
-                        self.push_image(ctx);
-                    }
+                    self.unfence(ctx, from);
+                    self.push_image(ctx);
                 }
                 let image = (metadata_version < self.version).then(|| self.image());
                 ctx.send(from, Msg::BrokerHeartbeatResponse { error: None, image });
+            }
+            Msg::AlterPartition { incarnation, tp, leader_epoch, partition_epoch, new_isr } => {
+                let result = self.alter_partition(
+                    ctx,
+                    from,
+                    incarnation,
+                    &tp,
+                    leader_epoch,
+                    partition_epoch,
+                    new_isr,
+                );
+                if let Err(error) = &result {
+                    ctx.annotate(format!("{tp}: AlterPartition from {from:?} refused: {error}"));
+                }
+                ctx.send(from, Msg::AlterPartitionResponse { tp, result });
             }
             // Anything else is not for the controller; brokers never send it.
             other => panic!("controller got unexpected {other:?}"),
         }
     }
 
-    /// Fences `broker` and moves its leaderships; true when the metadata changed.
-    fn fence(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) -> bool {
-        self.sessions.get_mut(&broker).expect("known broker").fenced = true;
-        let led: Vec<TopicPartition> = self
-            .partitions
-            .values()
-            .filter(|p| p.leader == Some(broker))
-            .map(|p| p.tp.clone())
-            .collect();
-        let mut changed = false;
-        for tp in led {
-            changed |= self.elect(ctx, &tp, "leader fenced");
+    fn handle_registration(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        incarnation: u64,
+        previous_clean_shutdown: bool,
+    ) {
+        let now = ctx.now();
+        let session = &self.sessions[&from];
+        if session.incarnation == Some(incarnation) {
+            // A repeated registration (lost answer, duplicate): answer again.
+            self.sessions.get_mut(&from).expect("known broker").last_heartbeat = now;
+            let result = Ok(self.image());
+            ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
+            return;
         }
-        changed
+        let live = session.incarnation.is_some()
+            && !session.fenced
+            && now.saturating_since(session.last_heartbeat) < self.session_timeout();
+        if live {
+            // KRaft: another incarnation of this id still holds a valid session; the new
+            // process waits until that session expires.
+            let result = Err(ErrorCode::DuplicateBrokerRegistration);
+            ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
+            return;
+        }
+        // The previous process is gone: whatever it led moves away and it leaves every ISR
+        // before the new one, with whatever its disk kept, joins.
+        if !self.sessions[&from].fenced {
+            self.fence(ctx, from);
+        }
+        if !previous_clean_shutdown {
+            // KIP-966: after an unclean shutdown the replica may have lost records below
+            // the HW, so it is no longer an eligible leader.
+            let in_elr: Vec<TopicPartition> = self
+                .partitions
+                .values()
+                .filter(|p| p.elr.contains(&from))
+                .map(|p| p.tp.clone())
+                .collect();
+            for tp in in_elr {
+                let change = Change { unclean_shutdown: Some(from), ..Change::default() };
+                self.apply_change(ctx, &tp, change, "unclean shutdown");
+            }
+        }
+        let session = self.sessions.get_mut(&from).expect("known broker");
+        session.incarnation = Some(incarnation);
+        session.last_heartbeat = now;
+        ctx.annotate(format!(
+            "{from:?} registered (incarnation {incarnation:#x}, clean shutdown \
+             {previous_clean_shutdown})"
+        ));
+        self.unfence(ctx, from);
+        self.push_image(ctx);
+        let result = Ok(self.image());
+        ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
     }
 
-    fn unfence(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) -> bool {
-        self.sessions.get_mut(&broker).expect("known broker").fenced = false;
-        self.elect_leaderless(ctx)
+    /// Kafka's `ReplicationControlManager.alterPartition` for one partition.
+    #[allow(clippy::too_many_arguments)]
+    fn alter_partition(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        incarnation: u64,
+        tp: &TopicPartition,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        new_isr: Vec<NodeId>,
+    ) -> Result<PartitionState, ErrorCode> {
+        let session = &self.sessions[&from];
+        if session.fenced || session.incarnation != Some(incarnation) {
+            return Err(ErrorCode::StaleBrokerEpoch);
+        }
+        let state = self.partitions.get(tp).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if leader_epoch != state.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if state.leader != Some(from) {
+            return Err(ErrorCode::InvalidRequest);
+        }
+        if partition_epoch != state.partition_epoch {
+            return Err(ErrorCode::InvalidUpdateVersion);
+        }
+        // The ISR never shrinks below the leader.
+        if !new_isr.contains(&from) {
+            return Err(ErrorCode::InvalidRequest);
+        }
+        let eligible =
+            |r: &NodeId| state.replicas.contains(r) && (state.isr.contains(r) || self.is_live(*r));
+        if !new_isr.iter().all(eligible) {
+            return Err(ErrorCode::IneligibleReplica);
+        }
+        let target: Vec<NodeId> =
+            state.replicas.iter().copied().filter(|r| new_isr.contains(r)).collect();
+        let change = Change { target_isr: Some(target), ..Change::default() };
+        if self.apply_change(ctx, tp, change, "AlterPartition") {
+            self.push_image(ctx);
+        }
+        Ok(self.partitions[tp].clone())
+    }
+
+    /// Fences `broker`: it leaves every ISR and its leaderships move; true when the
+    /// metadata changed.
+    fn fence(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) -> bool {
+        let session = self.sessions.get_mut(&broker).expect("known broker");
+        if !session.fenced {
+            session.fenced = true;
+            self.persist(ctx, Entry::BrokerFencing { broker, fenced: true });
+        }
+        let affected: Vec<TopicPartition> = self
+            .partitions
+            .values()
+            .filter(|p| p.isr.contains(&broker) || p.leader == Some(broker))
+            .map(|p| p.tp.clone())
+            .collect();
+        for tp in affected {
+            let isr = self.partitions[&tp].isr.iter().copied().filter(|&r| r != broker).collect();
+            let change = Change { target_isr: Some(isr), ..Change::default() };
+            self.apply_change(ctx, &tp, change, "broker fenced");
+        }
+        true
+    }
+
+    fn unfence(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) {
+        let session = self.sessions.get_mut(&broker).expect("known broker");
+        if session.fenced {
+            session.fenced = false;
+            self.persist(ctx, Entry::BrokerFencing { broker, fenced: false });
+        }
+        self.elect_leaderless(ctx);
     }
 
     fn is_live(&self, broker: NodeId) -> bool {
         self.sessions.get(&broker).is_some_and(|s| !s.fenced)
     }
 
-    /// Elects a leader for every leaderless partition that has a live replica. Right
-    /// after startup a partition waits for all its replicas, up to
-    /// [`INITIAL_ELECTION_DELAY_MS`].
+    /// Elects a leader for every leaderless partition that has a candidate. Right after
+    /// startup a partition waits for all its replicas, up to [`INITIAL_ELECTION_DELAY_MS`].
     fn elect_leaderless(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let settled = ctx.now().saturating_since(self.started_at)
             >= Duration::from_millis(INITIAL_ELECTION_DELAY_MS);
@@ -248,38 +434,120 @@ impl Controller {
             .filter(|p| p.leader.is_none())
             .filter(|p| {
                 let live = p.replicas.iter().filter(|&&r| self.is_live(r)).count();
-                live > 0 && (settled || live == p.replicas.len())
+                live > 0 && (settled || p.leader_epoch > 0 || live == p.replicas.len())
             })
             .map(|p| p.tp.clone())
             .collect();
         let mut changed = false;
         for tp in leaderless {
-            changed |= self.elect(ctx, &tp, "no leader");
+            changed |= self.apply_change(ctx, &tp, Change::default(), "no leader");
         }
         changed
     }
 
-    /// The first live replica in assignment order leads in a new epoch; `None` if no
-    /// replica is live. Persisted before anyone hears of it.
-    fn elect(&mut self, ctx: &mut Ctx<'_>, tp: &TopicPartition, reason: &str) -> bool {
+    /// The new state of `state` after `change` (Kafka's `PartitionChangeBuilder.build`).
+    fn build(&self, state: &PartitionState, change: &Change) -> PartitionState {
+        let elr_enabled = self.config.eligible_leader_replicas;
+        let mut isr = change.target_isr.clone().unwrap_or_else(|| state.isr.clone());
+        let mut elr = state.elr.clone();
+        if let Some(b) = change.unclean_shutdown {
+            elr.retain(|&r| r != b);
+        }
+        let in_order = |set: &[NodeId]| -> Vec<NodeId> {
+            state.replicas.iter().copied().filter(|r| set.contains(r)).collect()
+        };
+        let keeps_leader = state.leader.is_some_and(|l| isr.contains(&l) && self.is_live(l));
+        let mut unclean = false;
+        let leader = if keeps_leader {
+            state.leader
+        } else if let Some(l) =
+            state.replicas.iter().copied().find(|&r| isr.contains(&r) && self.is_live(r))
+        {
+            Some(l)
+        } else if let Some(l) = (elr_enabled && isr.is_empty())
+            .then(|| state.replicas.iter().copied().find(|&r| elr.contains(&r) && self.is_live(r)))
+            .flatten()
+        {
+            // KIP-966: an ELR member holds the HW; it leads with an ISR of itself.
+            isr = vec![l];
+            elr.retain(|&r| r != l);
+            Some(l)
+        } else if let Some(l) = self
+            .config
+            .unclean_leader_election_enable
+            .then(|| state.replicas.iter().copied().find(|&r| self.is_live(r)))
+            .flatten()
+        {
+            // Unclean: a live out-of-sync replica leads; whatever it lacks is lost.
+            unclean = true;
+            isr = vec![l];
+            Some(l)
+        } else {
+            None
+        };
+        // Without ELR an ISR never becomes empty: its last member stays, fenced or not.
+        if isr.is_empty() && !elr_enabled {
+            isr = state.isr.clone();
+        }
+        if !elr_enabled || unclean || isr.len() >= self.config.min_insync_replicas as usize {
+            elr.clear();
+        } else {
+            // Kafka's `maybePopulateTargetElr`: members that left an ISR below min ISR join
+            // the ELR; members back in the ISR, and unclean shutdowns, leave it.
+            let mut candidates: BTreeSet<NodeId> = elr.iter().copied().collect();
+            candidates.extend(state.isr.iter().copied());
+            candidates.retain(|r| !isr.contains(r) && Some(*r) != change.unclean_shutdown);
+            elr = in_order(&candidates.into_iter().collect::<Vec<_>>());
+        }
+        let isr = in_order(&isr);
+        let leader_changed = leader != state.leader;
+        PartitionState {
+            tp: state.tp.clone(),
+            replicas: state.replicas.clone(),
+            isr,
+            elr,
+            leader,
+            leader_epoch: state.leader_epoch + u32::from(leader_changed),
+            partition_epoch: state.partition_epoch,
+        }
+    }
+
+    /// Builds, persists and applies a change; true when the partition changed.
+    fn apply_change(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tp: &TopicPartition,
+        change: Change,
+        reason: &str,
+    ) -> bool {
         let state = &self.partitions[tp];
-        let leader = state.replicas.iter().copied().find(|&r| self.is_live(r));
-        if leader == state.leader {
+        let mut new = self.build(state, &change);
+        if new.leader == state.leader && new.isr == state.isr && new.elr == state.elr {
             return false;
         }
-        let new = PartitionState {
-            tp: tp.clone(),
-            replicas: state.replicas.clone(),
-            leader,
-            leader_epoch: state.leader_epoch + 1,
-        };
+        new.partition_epoch = state.partition_epoch + 1;
+        assert!(
+            new.leader.is_none_or(|l| new.isr.contains(&l)),
+            "{tp}: leader {:?} outside the ISR {:?} (LeaderInIsr)",
+            new.leader,
+            new.isr
+        );
+        assert!(
+            self.config.eligible_leader_replicas || !new.isr.is_empty(),
+            "{tp}: empty ISR without ELR"
+        );
         ctx.annotate(format!(
-            "{tp}: {reason}; leader {:?} -> {leader:?} in epoch {}",
-            state.leader, new.leader_epoch
+            "{tp}: {reason}; leader {:?} -> {:?} epoch {}, ISR {:?} -> {:?}, ELR {:?}, \
+             partition epoch {}",
+            state.leader,
+            new.leader,
+            new.leader_epoch,
+            state.isr,
+            new.isr,
+            new.elr,
+            new.partition_epoch
         ));
-        ctx.disk().append(METADATA_LOG, Entry::PartitionChange(new.clone()));
-        ctx.disk().fsync(METADATA_LOG);
-        self.version += 1;
+        self.persist(ctx, Entry::PartitionChange(new.clone()));
         self.partitions.insert(tp.clone(), new);
         true
     }
@@ -311,13 +579,13 @@ mod tests {
     }
 
     fn config() -> ControllerConfig {
-        ControllerConfig {
-            brokers: B.to_vec(),
-            assignment: vec![
+        ControllerConfig::defaults(
+            B.to_vec(),
+            vec![
                 (TopicPartition::new("t", 0), vec![B[0], B[1], B[2]]),
                 (TopicPartition::new("t", 1), vec![B[1], B[2], B[0]]),
             ],
-        }
+        )
     }
 
     impl Harness {
@@ -350,9 +618,21 @@ mod tests {
 
         fn register(&mut self, broker: NodeId, incarnation: u64) -> Msg {
             self.effects.clear();
-            self.with(|c, ctx| c.on_message(ctx, broker, Msg::BrokerRegistration { incarnation }));
+            self.with(|c, ctx| {
+                c.on_message(
+                    ctx,
+                    broker,
+                    Msg::BrokerRegistration { incarnation, previous_clean_shutdown: true },
+                )
+            });
             let sends = self.effects.sends().to_vec();
-            sends.into_iter().find(|(to, _)| *to == broker).map(|(_, m)| m).unwrap()
+            sends
+                .into_iter()
+                .find(|(to, m)| {
+                    *to == broker && matches!(m, Msg::BrokerRegistrationResponse { .. })
+                })
+                .map(|(_, m)| m)
+                .unwrap()
         }
 
         fn heartbeat(&mut self, broker: NodeId, incarnation: u64) {
@@ -440,5 +720,90 @@ mod tests {
         h.tick();
         assert_eq!(h.leader(0), (Some(B[1]), 2));
         assert_eq!(h.leader(1), (Some(B[1]), 1));
+    }
+
+    fn alter(h: &mut Harness, from: NodeId, epochs: (u32, u32), isr: &[NodeId]) -> Msg {
+        h.effects.clear();
+        let msg = Msg::AlterPartition {
+            incarnation: 10 + from.0 as u64,
+            tp: TopicPartition::new("t", 0),
+            leader_epoch: epochs.0,
+            partition_epoch: epochs.1,
+            new_isr: isr.to_vec(),
+        };
+        h.with(|c, ctx| c.on_message(ctx, from, msg));
+        let sends = h.effects.sends().to_vec();
+        sends
+            .into_iter()
+            .find(|(to, m)| *to == from && matches!(m, Msg::AlterPartitionResponse { .. }))
+            .map(|(_, m)| m)
+            .unwrap()
+    }
+
+    fn alter_result(msg: Msg) -> Result<(Vec<NodeId>, u32), ErrorCode> {
+        let Msg::AlterPartitionResponse { result, .. } = msg else { panic!("{msg:?}") };
+        result.map(|s| (s.isr, s.partition_epoch))
+    }
+
+    #[test]
+    fn alter_partition_applies_only_current_epochs() {
+        let mut h = Harness::new();
+        h.with(|c, ctx| c.on_start(ctx));
+        for (i, &b) in B.iter().enumerate() {
+            h.register(b, 10 + i as u64);
+        }
+        // b0 leads t-0 in leader epoch 1, partition epoch 1.
+        let shrink = [B[0], B[1]];
+        assert_eq!(alter_result(alter(&mut h, B[0], (1, 1), &shrink)), Ok((shrink.to_vec(), 2)));
+        // The same request again (a retry after a lost answer): its version is stale.
+        let stale = alter_result(alter(&mut h, B[0], (1, 1), &shrink));
+        assert_eq!(stale, Err(ErrorCode::InvalidUpdateVersion));
+        assert_eq!(
+            alter_result(alter(&mut h, B[0], (0, 2), &shrink)),
+            Err(ErrorCode::FencedLeaderEpoch)
+        );
+        // Not from the leader, or an ISR without the leader.
+        assert_eq!(alter_result(alter(&mut h, B[1], (1, 2), &B)), Err(ErrorCode::InvalidRequest));
+        let no_leader = alter_result(alter(&mut h, B[0], (1, 2), &[B[1], B[2]]));
+        assert_eq!(no_leader, Err(ErrorCode::InvalidRequest));
+        assert_eq!(alter_result(alter(&mut h, B[0], (1, 2), &B)), Ok((B.to_vec(), 3)));
+        let state = h.controller.partition(&TopicPartition::new("t", 0)).unwrap();
+        assert_eq!((state.leader, state.leader_epoch, state.partition_epoch), (Some(B[0]), 1, 3));
+        assert_eq!(h.disk.unflushed_len(METADATA_LOG), 0, "every change is fsynced");
+    }
+
+    #[test]
+    fn elr_keeps_last_isr_members_and_drops_unclean_shutdowns() {
+        let mut h = Harness::new();
+        h.controller = Controller::new(ControllerConfig { min_insync_replicas: 2, ..config() });
+        h.with(|c, ctx| c.on_start(ctx));
+        for (i, &b) in B.iter().enumerate() {
+            h.register(b, 10 + i as u64);
+        }
+        let t0 = || TopicPartition::new("t", 0);
+        // Only b0 heartbeats: b1 and b2 are fenced; below min ISR, b2 becomes eligible.
+        for ms in (1_000..=9_000).step_by(1_000) {
+            h.at_ms(ms);
+            h.heartbeat(B[0], 10);
+            h.tick();
+        }
+        let state = h.controller.partition(&t0()).unwrap().clone();
+        assert_eq!((state.isr, state.elr), (vec![B[0]], vec![B[2]]));
+        // Then b0 too: the ISR empties and the ELR holds both; no leader.
+        h.at_ms(19_000);
+        h.tick();
+        let state = h.controller.partition(&t0()).unwrap().clone();
+        assert_eq!((state.leader, state.isr.len(), state.elr.clone()), (None, 0, vec![B[0], B[2]]));
+        // b2 restarts after a crash: unclean shutdown, out of the ELR, not elected.
+        h.with(|c, ctx| {
+            let msg = Msg::BrokerRegistration { incarnation: 99, previous_clean_shutdown: false };
+            c.on_message(ctx, B[2], msg)
+        });
+        let state = h.controller.partition(&t0()).unwrap().clone();
+        assert_eq!((state.leader, state.elr), (None, vec![B[0]]));
+        // b0 was only cut off: it comes back with its log and leads from the ELR.
+        h.heartbeat(B[0], 10);
+        let state = h.controller.partition(&t0()).unwrap().clone();
+        assert_eq!((state.leader, state.isr, state.elr), (Some(B[0]), vec![B[0]], vec![]));
     }
 }

@@ -1,13 +1,30 @@
-//! One replica's partition log: records with dense offsets, the leader-epoch cache, the
-//! log end offset (LEO) and the high watermark (HW).
+//! One replica's partition log: records with dense offsets from the log start offset, the
+//! leader-epoch cache, the log end offset (LEO), the high watermark (HW), retention and the
+//! flush policy.
 //!
-//! The in-memory records mirror the partition's disk file entry for entry (record `i` is
-//! entry `i`), so a restart rebuilds the log by reading the file. Kafka does not fsync by
-//! default; neither does this log: the disk's writeback decides what a power loss keeps.
+//! On disk a partition is one file (Kafka's log directory, `events-0`): a header entry with
+//! the log start offset, then one entry per record, in offset order. The in-memory records
+//! mirror the file entry for entry, so a restart rebuilds the log by reading the file.
+//! Kafka does not fsync by default; neither does this log unless `log.flush.interval.*`
+//! says so: the disk's writeback decides what a power loss keeps.
+//!
+//! The leader-epoch cache is rebuilt from the records' epochs when the log is opened. That
+//! is exactly what Kafka's `leader-epoch-checkpoint` holds after its load-time
+//! `truncateFromEnd(logEndOffset)` (which drops an epoch that started at the LEO without a
+//! record) and `truncateFromStart(logStartOffset)`; the one difference is a log emptied by
+//! retention, which forgets its last epoch (its next leader epoch starts it again).
+//!
+//! Timestamps: every replica stamps a record with its own clock when it appends it (Kafka
+//! keeps the leader's `CreateTime`); retention is per record, not per segment. Both only
+//! move *when* the log start offset advances, which followers also learn from the leader.
 
 use crate::sim::disk::Disk;
 
 use super::protocol::{Entry, Record, TopicPartition};
+
+/// How many bytes a record counts for `retention.bytes` (a small Kafka record batch with
+/// one record of a few bytes of key and value).
+pub const RECORD_SIZE_BYTES: u64 = 100;
 
 /// One entry of the leader-epoch cache (Kafka's `leader-epoch-checkpoint`): `epoch` starts
 /// at `start_offset`.
@@ -31,10 +48,16 @@ pub struct Truncation {
 pub struct PartitionLog {
     tp: TopicPartition,
     file: String,
+    log_start_offset: u64,
+    /// `records[i]` has offset `log_start_offset + i`.
     records: Vec<Record>,
+    /// The append time of `records[i]` on this replica's clock, in ms.
+    timestamps_ms: Vec<u64>,
     /// Strictly increasing epochs, non-decreasing start offsets, every start <= LEO.
     epochs: Vec<EpochEntry>,
     high_watermark: u64,
+    /// Records appended since the last fsync (for `log.flush.interval.messages`).
+    unflushed_messages: u64,
 }
 
 impl PartitionLog {
@@ -50,23 +73,33 @@ impl PartitionLog {
         (!topic.is_empty()).then(|| TopicPartition::new(topic, partition))
     }
 
-    /// Opens the log from whatever the disk holds. The HW is not checkpointed in the
-    /// skeleton: it restarts at 0 and is learnt again from the leader.
+    /// Opens the log from whatever the disk holds. The HW starts at the log start offset;
+    /// the broker restores it from its HW checkpoint ([`Self::restore_high_watermark`]).
     pub fn open(tp: TopicPartition, disk: &Disk<Entry>) -> Self {
         let file = Self::file_name(&tp);
         let mut log = PartitionLog {
             tp,
             file: file.clone(),
+            log_start_offset: 0,
             records: Vec::new(),
+            timestamps_ms: Vec::new(),
             epochs: Vec::new(),
             high_watermark: 0,
+            unflushed_messages: disk.unflushed_len(&file) as u64,
         };
-        for entry in disk.read(&file) {
-            let Entry::Record(record) = entry else {
-                panic!("{}: non-record entry {entry:?} in a log file", log.tp);
-            };
-            log.push_in_memory(*record);
+        for (i, entry) in disk.read(&file).iter().enumerate() {
+            match entry {
+                Entry::LogStartOffset(start) if i == 0 => {
+                    log.log_start_offset = *start;
+                    log.high_watermark = *start;
+                }
+                Entry::Record(record, timestamp_ms) if i > 0 => {
+                    log.push_in_memory(*record, *timestamp_ms)
+                }
+                other => panic!("{}: entry {i} of the log file is {other:?}", log.tp),
+            }
         }
+        log.check();
         log
     }
 
@@ -74,14 +107,19 @@ impl PartitionLog {
         &self.tp
     }
 
+    pub fn log_start_offset(&self) -> u64 {
+        self.log_start_offset
+    }
+
     pub fn log_end_offset(&self) -> u64 {
-        self.records.len() as u64
+        self.log_start_offset + self.records.len() as u64
     }
 
     pub fn high_watermark(&self) -> u64 {
         self.high_watermark
     }
 
+    /// Records from the log start offset to the LEO.
     pub fn records(&self) -> &[Record] {
         &self.records
     }
@@ -94,7 +132,22 @@ impl PartitionLog {
         self.epochs.last().map(|e| e.epoch)
     }
 
-    fn push_in_memory(&mut self, record: Record) {
+    /// The record at `offset`, if the log holds it.
+    pub fn record_at(&self, offset: u64) -> Option<&Record> {
+        let idx = offset.checked_sub(self.log_start_offset)?;
+        self.records.get(idx as usize)
+    }
+
+    pub fn unflushed_messages(&self) -> u64 {
+        self.unflushed_messages
+    }
+
+    /// The disk index of the entry of `offset` (entry 0 is the header).
+    fn disk_index(&self, offset: u64) -> usize {
+        1 + (offset - self.log_start_offset) as usize
+    }
+
+    fn push_in_memory(&mut self, record: Record, timestamp_ms: u64) {
         assert_eq!(
             record.offset,
             self.log_end_offset(),
@@ -109,12 +162,17 @@ impl PartitionLog {
             _ => self.assign_epoch_start(record.leader_epoch, record.offset),
         }
         self.records.push(record);
+        self.timestamps_ms.push(timestamp_ms);
     }
 
-    /// Appends one record (leader append or follower replication).
-    pub fn append(&mut self, disk: &mut Disk<Entry>, record: Record) {
-        self.push_in_memory(record);
-        disk.append(&self.file, Entry::Record(record));
+    /// Appends one record (leader append or follower replication) stamped `now_ms`.
+    pub fn append(&mut self, disk: &mut Disk<Entry>, record: Record, now_ms: u64) {
+        if disk.read(&self.file).is_empty() {
+            disk.append(&self.file, Entry::LogStartOffset(self.log_start_offset));
+        }
+        self.push_in_memory(record, now_ms);
+        disk.append(&self.file, Entry::Record(record, now_ms));
+        self.unflushed_messages += 1;
     }
 
     /// The leader's append: the next offset, stamped with the leader's epoch.
@@ -124,35 +182,122 @@ impl PartitionLog {
         leader_epoch: u32,
         key: u32,
         value: u64,
+        now_ms: u64,
     ) -> u64 {
         let offset = self.log_end_offset();
-        self.append(disk, Record { offset, leader_epoch, key, value });
+        self.append(disk, Record { offset, leader_epoch, key, value }, now_ms);
         offset
+    }
+
+    /// fsync of the log file (`log.flush.interval.*`).
+    pub fn flush(&mut self, disk: &mut Disk<Entry>) {
+        disk.fsync(&self.file);
+        self.unflushed_messages = 0;
     }
 
     /// Records from `from` up to (not including) `upto`, at most `max`.
     pub fn read(&self, from: u64, upto: u64, max: usize) -> Vec<Record> {
         let upto = upto.min(self.log_end_offset());
+        let from = from.max(self.log_start_offset);
         if from >= upto {
             return Vec::new();
         }
         let end = upto.min(from.saturating_add(max as u64));
-        self.records[from as usize..end as usize].to_vec()
+        let base = self.log_start_offset;
+        self.records[(from - base) as usize..(end - base) as usize].to_vec()
     }
 
-    /// Cuts the log to `offset` records; the epoch cache and the HW follow.
+    /// Cuts the log to end at `offset`; the epoch cache and the HW follow. Below the log
+    /// start offset the log is emptied and starts again at `offset` (Kafka's
+    /// `truncateFullyAndStartAt`).
     /// Epochs that start at or after `offset` go even when no record does: an epoch this
     /// replica led without writing would otherwise stay its latest, and the follower would
     /// ask the leader about it forever.
     pub fn truncate_to(&mut self, disk: &mut Disk<Entry>, offset: u64) {
+        if offset < self.log_start_offset {
+            self.truncate_fully_and_start_at(disk, offset);
+            return;
+        }
         let offset = offset.min(self.log_end_offset());
         self.epochs.retain(|e| e.start_offset < offset);
         if offset < self.log_end_offset() {
-            self.records.truncate(offset as usize);
+            let keep = (offset - self.log_start_offset) as usize;
+            self.records.truncate(keep);
+            self.timestamps_ms.truncate(keep);
             self.high_watermark = self.high_watermark.min(offset);
-            disk.truncate(&self.file, offset as usize);
+            disk.truncate(&self.file, self.disk_index(offset));
         }
         self.check();
+    }
+
+    /// Empties the log; it starts again at `offset` (a follower behind the leader's log
+    /// start offset, or truncated below its own).
+    pub fn truncate_fully_and_start_at(&mut self, disk: &mut Disk<Entry>, offset: u64) {
+        self.records.clear();
+        self.timestamps_ms.clear();
+        self.epochs.clear();
+        self.log_start_offset = offset;
+        self.high_watermark = offset;
+        // Like deleting segment files: durable at once (a journaled metadata change).
+        disk.overwrite(&self.file, vec![Entry::LogStartOffset(offset)]);
+        disk.fsync(&self.file);
+        self.unflushed_messages = 0;
+        self.check();
+    }
+
+    /// Deletes the records below `offset` (retention, or a follower following the leader's
+    /// log start offset). Never past the HW: Kafka deletes only committed segments.
+    /// Returns how many records went.
+    pub fn advance_log_start_offset(&mut self, disk: &mut Disk<Entry>, offset: u64) -> u64 {
+        let offset = offset.min(self.high_watermark);
+        if offset <= self.log_start_offset {
+            return 0;
+        }
+        let n = (offset - self.log_start_offset) as usize;
+        self.records.drain(..n);
+        self.timestamps_ms.drain(..n);
+        self.log_start_offset = offset;
+        // Kafka's `truncateFromStart`: the epoch covering the new start now starts there.
+        let covering = self.epochs.iter().rposition(|e| e.start_offset <= offset);
+        if let Some(idx) = covering {
+            self.epochs.drain(..idx);
+            self.epochs[0].start_offset = offset;
+        }
+        let mut entries = Vec::with_capacity(self.records.len() + 1);
+        entries.push(Entry::LogStartOffset(offset));
+        entries.extend(
+            self.records.iter().zip(&self.timestamps_ms).map(|(r, t)| Entry::Record(*r, *t)),
+        );
+        // Deleting segment files is a metadata change the file system journals: durable.
+        disk.overwrite(&self.file, entries);
+        disk.fsync(&self.file);
+        self.unflushed_messages = 0;
+        self.check();
+        n as u64
+    }
+
+    /// Where retention moves the log start offset at `now_ms`: past every record older than
+    /// `retention_ms`, and past the oldest records while the log is larger than
+    /// `retention_bytes` ([`RECORD_SIZE_BYTES`] per record). Capped at the HW by
+    /// [`Self::advance_log_start_offset`].
+    pub fn retention_target(
+        &self,
+        now_ms: u64,
+        retention_ms: Option<u64>,
+        retention_bytes: Option<u64>,
+    ) -> u64 {
+        let mut target = self.log_start_offset;
+        if let Some(retention_ms) = retention_ms {
+            let expired =
+                self.timestamps_ms.iter().take_while(|&&t| t.saturating_add(retention_ms) < now_ms);
+            target = target.max(self.log_start_offset + expired.count() as u64);
+        }
+        if let Some(retention_bytes) = retention_bytes {
+            let size = self.records.len() as u64 * RECORD_SIZE_BYTES;
+            let excess = size.saturating_sub(retention_bytes);
+            target = target.max(self.log_start_offset + excess.div_ceil(RECORD_SIZE_BYTES));
+        }
+        target
     }
 
     /// Kafka's `LeaderEpochFileCache.assign`: `epoch` starts at `offset`. Entries that
@@ -173,6 +318,7 @@ impl PartitionLog {
         }
         self.epochs.retain(|e| e.epoch < epoch && e.start_offset < offset);
         self.epochs.push(EpochEntry { epoch, start_offset: offset });
+        self.check();
     }
 
     /// The leader's answer to OffsetsForLeaderEpoch (KIP-279, Kafka's
@@ -190,6 +336,21 @@ impl PartitionLog {
             None => Some((requested, end)),
             Some(floor_idx) => Some((self.epochs[floor_idx].epoch, end)),
         }
+    }
+
+    /// KIP-101's first lookup (Kafka 0.11, before KIP-279; the R6 variant): the LEO for the
+    /// latest epoch, else the start offset of the first epoch after `requested`; `None`
+    /// (undefined) when `requested` is older than every epoch or newer than the latest.
+    pub fn kip101_offset_for_epoch(&self, requested: u32) -> Option<u64> {
+        let first = self.epochs.first()?;
+        let latest = self.epochs.last()?;
+        if requested == latest.epoch {
+            return Some(self.log_end_offset());
+        }
+        if requested < first.epoch {
+            return None;
+        }
+        self.epochs.iter().find(|e| e.epoch > requested).map(|e| e.start_offset)
     }
 
     /// The follower's side (Kafka's `AbstractFetcherThread.getOffsetTruncationState`):
@@ -211,10 +372,23 @@ impl PartitionLog {
         }
     }
 
-    /// A follower's HW: the leader's, capped by what this replica has.
+    /// KIP-101's follower side: truncate to the leader's offset (undefined: to the HW).
+    pub fn kip101_truncation_for(&self, leader_offset: Option<u64>) -> Truncation {
+        let leo = self.log_end_offset();
+        let truncate_to = leader_offset.unwrap_or(self.high_watermark).min(leo);
+        Truncation { truncate_to, complete: true }
+    }
+
+    /// A follower's HW: the leader's, capped by what this replica has. A follower's HW may
+    /// go back (a new leader's HW can be behind the old one's); only a leader's may not.
     pub fn set_follower_high_watermark(&mut self, leader_hw: u64) {
-        self.high_watermark = leader_hw.min(self.log_end_offset());
+        self.high_watermark = leader_hw.min(self.log_end_offset()).max(self.log_start_offset);
         self.check();
+    }
+
+    /// The HW read back from the checkpoint file at startup, capped by the LEO.
+    pub fn restore_high_watermark(&mut self, checkpointed: u64) {
+        self.set_follower_high_watermark(checkpointed);
     }
 
     /// The leader's HW only moves forward (MonotonicHighWatermark).
@@ -230,6 +404,13 @@ impl PartitionLog {
 
     fn check(&self) {
         assert!(self.high_watermark <= self.log_end_offset(), "{}: HW > LEO", self.tp);
+        assert!(self.high_watermark >= self.log_start_offset, "{}: HW < log start", self.tp);
+        assert_eq!(self.records.len(), self.timestamps_ms.len(), "{}: timestamps", self.tp);
+        assert!(
+            self.records.first().is_none_or(|r| r.offset == self.log_start_offset),
+            "{}: first record is not at the log start offset",
+            self.tp
+        );
         assert!(
             self.epochs
                 .windows(2)
@@ -237,6 +418,11 @@ impl PartitionLog {
             "{}: epoch cache out of order: {:?}",
             self.tp,
             self.epochs
+        );
+        assert!(
+            self.epochs.last().is_none_or(|e| e.start_offset <= self.log_end_offset()),
+            "{}: epoch starts past the LEO",
+            self.tp
         );
     }
 }
@@ -254,7 +440,7 @@ mod tests {
         let mut disk = Disk::new();
         let mut log = PartitionLog::open(tp(), &disk);
         for (i, &epoch) in epochs.iter().enumerate() {
-            log.append_as_leader(&mut disk, epoch, 0, 100 + i as u64);
+            log.append_as_leader(&mut disk, epoch, 0, 100 + i as u64, i as u64 * 10);
         }
         (log, disk)
     }
@@ -311,7 +497,7 @@ mod tests {
         assert_eq!(t, Truncation { truncate_to: 2, complete: true });
         follower.truncate_to(&mut disk, t.truncate_to);
         assert_eq!(follower.log_end_offset(), 2);
-        assert_eq!(disk.read("events-0").len(), 2);
+        assert_eq!(disk.read("events-0").len(), 3, "header and two records");
         assert_eq!(follower.epochs(), &[EpochEntry { epoch: 1, start_offset: 0 }]);
     }
 
@@ -395,5 +581,42 @@ mod tests {
     fn leader_high_watermark_never_passes_leo() {
         let (mut log, _) = log_with(&[1]);
         log.advance_high_watermark(2);
+    }
+
+    #[test]
+    fn kip101_lookup_answers_the_next_epoch_start() {
+        // KIP-279's example, A=[x0(e0), a1..a3(e2), a4,a5(e4)]: B asks about e3 and gets
+        // the start of e4, 4, past its own LEO 3: no truncation (R6).
+        let (leader, _) = log_with(&[0, 2, 2, 2, 4, 4]);
+        assert_eq!(leader.kip101_offset_for_epoch(3), Some(4));
+        assert_eq!(leader.kip101_offset_for_epoch(4), Some(6));
+        assert_eq!(leader.kip101_offset_for_epoch(5), None);
+        let (follower, _) = log_with(&[0, 1, 3]);
+        let t = follower.kip101_truncation_for(leader.kip101_offset_for_epoch(3));
+        assert_eq!(t, Truncation { truncate_to: 3, complete: true });
+    }
+
+    #[test]
+    fn retention_advances_log_start_offset_below_the_high_watermark_only() {
+        let (mut log, mut disk) = log_with(&[1, 1, 1, 2, 2]);
+        // Timestamps 0, 10, 20, 30, 40 ms.
+        assert_eq!(log.retention_target(35, Some(10), None), 3);
+        assert_eq!(log.retention_target(0, None, Some(2 * RECORD_SIZE_BYTES)), 3);
+        log.advance_high_watermark(2);
+        assert_eq!(log.advance_log_start_offset(&mut disk, 3), 2, "capped at the HW");
+        assert_eq!(log.log_start_offset(), 2);
+        assert_eq!(log.records()[0].offset, 2);
+        assert_eq!(log.epochs()[0], EpochEntry { epoch: 1, start_offset: 2 });
+        assert_eq!(log.read(0, 10, 10).len(), 3);
+        disk.crash(true);
+        let reopened = PartitionLog::open(tp(), &disk);
+        assert_eq!(reopened.log_start_offset(), 2);
+        assert_eq!(reopened.log_end_offset(), 5);
+        assert_eq!(reopened.epochs(), log.epochs());
+        let mut reopened = reopened;
+        reopened.truncate_to(&mut disk, 3);
+        assert_eq!(reopened.log_end_offset(), 3);
+        reopened.truncate_to(&mut disk, 1);
+        assert_eq!((reopened.log_start_offset(), reopened.log_end_offset()), (1, 1));
     }
 }

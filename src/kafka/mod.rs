@@ -1,8 +1,8 @@
 //! The system under test: Kafka as sans-IO nodes on the kernel.
 //!
-//! This is the walking skeleton: a real end-to-end path (producer -> leader -> followers ->
-//! consumer, a controller that fences brokers and elects leaders, follower truncation by
-//! leader epoch) that the replication and client issues grow into the faithful protocol.
+//! Kafka's replication protocol (ISR, HW over the ISR, AlterPartition, min.insync.replicas,
+//! leader-epoch truncation, KIP-966 ELR) with switches that bring back its historical
+//! data-loss bugs (`scenario::ProtocolSpec`); the clients are still the skeleton's.
 //!
 //! - [`protocol`]: messages, timers, disk entries and history observations.
 //! - [`log`]: a replica's partition log (offsets, leader-epoch cache, LEO, HW, truncation).
@@ -10,6 +10,7 @@
 //! - [`controller`]: broker sessions, fencing, leader election, the metadata log.
 //! - [`producer`], [`consumer`], [`client`]: the clients and their shared metadata cache.
 //! - [`node`]: [`KafkaNode`], the one node type; [`cluster`]: [`build_sim`] and [`Layout`].
+//! - [`view`]: [`view::cluster_view`], the state the invariant checkers read.
 
 pub mod broker;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod log;
 pub mod node;
 pub mod producer;
 pub mod protocol;
+pub mod view;
 
 pub use cluster::{Layout, TopicLayout, build_sim};
 pub use node::KafkaNode;

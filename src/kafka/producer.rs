@@ -2,6 +2,10 @@
 //! each partition's queue to its leader one batch at a time, retrying a batch on timeout
 //! or error until it is acknowledged.
 //!
+//! acks=0 sends are fire-and-forget: the records leave the queue when sent and appear in
+//! the history as `Sent` only, never `Acked`. Errors (NOT_ENOUGH_REPLICAS, timeouts,
+//! NOT_LEADER_OR_FOLLOWER, ...) are retried with exponential back-off.
+//!
 //! One batch in flight per partition (Kafka's `max.in.flight.requests.per.connection=1`)
 //! keeps a partition's records in order without idempotence; retries may still duplicate a
 //! record (its first attempt was appended but the answer lost), which the skeleton's
@@ -208,7 +212,16 @@ impl Producer {
                     }
                     Err(error) => {
                         ctx.annotate(format!("{tp}: produce failed with {error}; retrying"));
-                        if error != ErrorCode::UnknownLeaderEpoch {
+                        // Errors about the ISR or time are the same leader's: back off and
+                        // retry there. The others mean our metadata is stale.
+                        let same_leader = matches!(
+                            error,
+                            ErrorCode::UnknownLeaderEpoch
+                                | ErrorCode::NotEnoughReplicas
+                                | ErrorCode::NotEnoughReplicasAfterAppend
+                                | ErrorCode::RequestTimedOut
+                        );
+                        if !same_leader {
                             self.refresh_metadata(ctx);
                         }
                         self.schedule_retry(ctx, p);
@@ -289,6 +302,13 @@ impl Producer {
             leader,
             Msg::ProduceRequest { correlation_id, tp: queue.tp.clone(), acks, records },
         );
+        if acks == AcksMode::None {
+            // acks=0: fire and forget. The records are done the moment they are sent; the
+            // history holds their `Sent` only (there is no offset to acknowledge).
+            queue.records.drain(..count);
+            self.pending -= count;
+            return;
+        }
         let timer = ctx.set_timer(
             Duration::from_millis(REQUEST_TIMEOUT_MS),
             Timer::RequestTimeout { correlation_id },

@@ -45,25 +45,36 @@ pub struct Record {
 }
 
 /// The controller's view of one partition: Kafka's `PartitionRecord` /
-/// `PartitionChangeRecord`, without the ISR (the skeleton's replica set is fixed).
+/// `PartitionChangeRecord`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PartitionState {
     pub tp: TopicPartition,
-    /// In assignment order; the first live one is elected.
+    /// In assignment order; elections prefer earlier replicas.
     pub replicas: Vec<NodeId>,
-    /// `None` is Kafka's `NO_LEADER` (-1): no live replica.
+    /// The in-sync replicas, in assignment order. May be empty only with KIP-966's ELR.
+    pub isr: Vec<NodeId>,
+    /// KIP-966 eligible leader replicas: out of the ISR, but known to hold the HW.
+    pub elr: Vec<NodeId>,
+    /// `None` is Kafka's `NO_LEADER` (-1).
     pub leader: Option<NodeId>,
+    /// Bumped at every leader change.
     pub leader_epoch: u32,
+    /// Bumped at every change of the partition (leader, ISR, ELR): AlterPartition's
+    /// compare-and-set version (KIP-497).
+    pub partition_epoch: u32,
 }
 
-/// The whole cluster metadata at one version of the controller's log. The skeleton's
-/// clusters are small, so the controller ships the full image, never a delta.
+/// The whole cluster metadata at one version of the controller's log. The clusters are
+/// small, so the controller ships the full image, never a delta.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MetadataImage {
     /// The length of the controller's metadata log when the image was taken; strictly
     /// grows with every change (also across controller restarts, the log is fsynced).
     pub version: u64,
     pub partitions: Vec<PartitionState>,
+    /// Brokers fenced by the controller (no live session); a leader does not add them to
+    /// the ISR (KIP-841).
+    pub fenced: Vec<NodeId>,
 }
 
 /// Kafka's error codes, the few the skeleton returns.
@@ -80,6 +91,19 @@ pub enum ErrorCode {
     DuplicateBrokerRegistration,
     /// The heartbeat comes from an incarnation the controller does not hold.
     StaleBrokerEpoch,
+    /// acks=all and the ISR is smaller than `min.insync.replicas` before the append.
+    NotEnoughReplicas,
+    /// acks=all: the HW passed the records, but the ISR had shrunk below
+    /// `min.insync.replicas` meanwhile.
+    NotEnoughReplicasAfterAppend,
+    /// acks=all: the HW did not pass the records within `request.timeout.ms`.
+    RequestTimedOut,
+    /// AlterPartition: the partition epoch is not the controller's.
+    InvalidUpdateVersion,
+    /// AlterPartition: malformed (not from the leader, ISR without the leader).
+    InvalidRequest,
+    /// AlterPartition: a proposed ISR member is fenced or not a replica.
+    IneligibleReplica,
 }
 
 impl fmt::Display for ErrorCode {
@@ -92,16 +116,36 @@ impl fmt::Display for ErrorCode {
             ErrorCode::UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
             ErrorCode::DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            ErrorCode::InvalidRequest => "INVALID_REQUEST",
+            ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
         };
         f.write_str(name)
     }
 }
 
-/// The producer's `acks`.
+/// The producer's `acks` on the wire. The same as [`crate::scenario::Acks`], which
+/// cannot travel in a message because it does not derive `Hash` (the trace hashes every
+/// message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AcksMode {
+    /// acks=0: no response at all.
+    None,
     Leader,
     All,
+}
+
+impl From<crate::scenario::Acks> for AcksMode {
+    fn from(acks: crate::scenario::Acks) -> Self {
+        match acks {
+            crate::scenario::Acks::None => AcksMode::None,
+            crate::scenario::Acks::Leader => AcksMode::Leader,
+            crate::scenario::Acks::All => AcksMode::All,
+        }
+    }
 }
 
 /// A leader's metadata for one partition, as a client sees it.
@@ -120,6 +164,9 @@ pub enum Msg {
     // pushed instead of fetched from the metadata log).
     BrokerRegistration {
         incarnation: u64,
+        /// KIP-966: false after a crash (no clean-shutdown marker). Every crash in the
+        /// simulation is unclean, so this is false for every start but the first.
+        previous_clean_shutdown: bool,
     },
     BrokerRegistrationResponse {
         incarnation: u64,
@@ -137,6 +184,21 @@ pub enum Msg {
     /// The controller's push after every change (LeaderAndIsr / metadata update).
     UpdateMetadata {
         image: MetadataImage,
+    },
+    /// A leader asks the controller to change the ISR (KIP-497). Applied only when the
+    /// leader epoch and the partition epoch are the controller's current ones.
+    AlterPartition {
+        /// The leader's registration (KRaft's broker epoch).
+        incarnation: u64,
+        tp: TopicPartition,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        new_isr: Vec<NodeId>,
+    },
+    /// The partition's new state, or why the change was refused.
+    AlterPartitionResponse {
+        tp: TopicPartition,
+        result: Result<PartitionState, ErrorCode>,
     },
 
     // Clients <-> brokers.
@@ -176,6 +238,9 @@ pub enum Msg {
         tp: TopicPartition,
         error: Option<ErrorCode>,
         high_watermark: u64,
+        /// The leader's log start offset: followers delete below it, and fetchers that fell
+        /// below it start again there (also sent with OFFSET_OUT_OF_RANGE).
+        log_start_offset: u64,
         records: Vec<Record>,
     },
     /// KIP-101/279: "where does epoch `leader_epoch` end in your log?"
@@ -186,7 +251,8 @@ pub enum Msg {
         leader_epoch: u32,
     },
     /// The largest epoch <= the requested one and its end offset; `None` is Kafka's
-    /// `UNDEFINED_EPOCH_OFFSET`.
+    /// `UNDEFINED_EPOCH_OFFSET`. With the KIP-101 variant the epoch is the requested one
+    /// and the offset is the start of the next epoch (the pre-KIP-279 answer).
     OffsetsForLeaderEpochResponse {
         correlation_id: u64,
         tp: TopicPartition,
@@ -203,6 +269,15 @@ pub enum Timer {
     /// Broker: the replica fetchers' poll (`replica.fetch.wait.max.ms`), and expiry of
     /// parked acks=all produce requests.
     ReplicaFetch,
+    /// Broker: the ISR shrink check (Kafka's `isr-expiration` task, every
+    /// `replica.lag.time.max.ms / 2`).
+    IsrExpiration,
+    /// Broker: write the HW checkpoint file.
+    HighWatermarkCheckpoint,
+    /// Broker: `log.flush.interval.ms`.
+    LogFlush,
+    /// Broker: apply retention (`log.retention.check.interval.ms`).
+    RetentionCheck,
     /// Controller: session expiry check and pending elections.
     ControllerTick,
     /// Producer: time to generate the next record.
@@ -218,10 +293,17 @@ pub enum Timer {
 /// What nodes write to their disks.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Entry {
-    /// A record of a broker's partition log file (one file per partition).
-    Record(Record),
+    /// The first entry of a broker's partition log file: its log start offset.
+    LogStartOffset(u64),
+    /// A record of a broker's partition log file, with its append time in ms.
+    Record(Record, u64),
+    /// A broker's `replication-offset-checkpoint`: every partition's HW.
+    HighWatermarks(Vec<(TopicPartition, u64)>),
     /// A controller metadata-log record: the new state of one partition.
     PartitionChange(PartitionState),
+    /// A controller metadata-log record: a broker was fenced or unfenced (KRaft's
+    /// `BrokerRegistrationChangeRecord`).
+    BrokerFencing { broker: NodeId, fenced: bool },
     /// A client's boot marker: how many times this process started before.
     Boot,
 }
@@ -232,7 +314,8 @@ pub enum Entry {
 pub enum KafkaObs {
     /// A producer sent (or re-sent) a record.
     Sent { tp: TopicPartition, key: u32, value: u64, attempt: u32 },
-    /// A producer got an acknowledgement: the record is at `offset`.
+    /// A producer got an acknowledgement: the record is at `offset`. With acks=0 there is
+    /// no acknowledgement, so no `Acked`: such records appear only as `Sent`.
     Acked {
         tp: TopicPartition,
         key: u32,
