@@ -57,13 +57,26 @@ struct Read {
 /// Everything read from one partition.
 #[derive(Clone, Debug, Default)]
 struct PartitionReads {
-    /// Per offset, the first read of each distinct value.
-    by_offset: BTreeMap<u64, Vec<Read>>,
+    /// Per offset (the index), the first read of each distinct value. Offsets are dense,
+    /// so a vector beats a map here.
+    by_offset: Vec<Vec<Read>>,
     /// (time, offset) each time the highest offset read grew, in time order.
     frontier: Vec<(Instant, u64)>,
 }
 
 impl PartitionReads {
+    fn at(&self, offset: u64) -> &[Read] {
+        self.by_offset.get(offset as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn at_mut(&mut self, offset: u64) -> &mut Vec<Read> {
+        let idx = usize::try_from(offset).expect("offset fits in memory");
+        if idx >= self.by_offset.len() {
+            self.by_offset.resize_with(idx + 1, Vec::new);
+        }
+        &mut self.by_offset[idx]
+    }
+
     fn max_offset(&self) -> Option<u64> {
         self.frontier.last().map(|&(_, o)| o)
     }
@@ -152,7 +165,7 @@ pub fn check_with_grace(
             KafkaObs::Read { tp, value, offset, leader_epoch, broker, .. } => {
                 let offset = *offset;
                 let partition = reads.entry(tp.clone()).or_default();
-                let at = partition.by_offset.entry(offset).or_default();
+                let at = partition.at_mut(offset);
                 if !at.iter().any(|r| r.value == *value) {
                     at.push(Read {
                         time: o.time,
@@ -227,7 +240,7 @@ pub fn check_with_grace(
                 )
             };
             if max_read.is_some_and(|m| m >= ack.offset) {
-                let at = partition.by_offset.get(&ack.offset).map_or(&[][..], Vec::as_slice);
+                let at = partition.at(ack.offset);
                 if at.iter().any(|r| r.value == ack.value) {
                     continue;
                 }

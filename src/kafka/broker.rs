@@ -421,7 +421,7 @@ impl Broker {
                     .metadata
                     .iter()
                     .flat_map(|m| &m.partitions)
-                    .filter(|p| topics.contains(&p.tp.topic))
+                    .filter(|p| topics.iter().any(|t| **t == *p.tp.topic))
                     .map(|p| PartitionMetadata {
                         tp: p.tp.clone(),
                         leader: p.leader,

@@ -92,7 +92,7 @@ impl MetadataCache {
         }
         self.in_flight = None;
         for p in partitions {
-            if !self.topics.contains(&p.tp.topic) {
+            if !self.topics.iter().any(|t| **t == *p.tp.topic) {
                 continue;
             }
             let newer = self.leaders.get(&p.tp).is_none_or(|&(_, epoch)| p.leader_epoch >= epoch);

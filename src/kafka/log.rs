@@ -18,7 +18,7 @@
 //! keeps the leader's `CreateTime`); retention is per record, not per segment. Both only
 //! move *when* the log start offset advances, which followers also learn from the leader.
 
-use crate::sim::disk::Disk;
+use crate::sim::disk::{Disk, FileId};
 
 use super::protocol::{Entry, Record, TopicPartition};
 
@@ -47,7 +47,7 @@ pub struct Truncation {
 #[derive(Clone, Debug)]
 pub struct PartitionLog {
     tp: TopicPartition,
-    file: String,
+    file: FileId,
     log_start_offset: u64,
     /// `records[i]` has offset `log_start_offset + i`.
     records: Vec<Record>,
@@ -75,19 +75,19 @@ impl PartitionLog {
 
     /// Opens the log from whatever the disk holds. The HW starts at the log start offset;
     /// the broker restores it from its HW checkpoint ([`Self::restore_high_watermark`]).
-    pub fn open(tp: TopicPartition, disk: &Disk<Entry>) -> Self {
-        let file = Self::file_name(&tp);
+    pub fn open(tp: TopicPartition, disk: &mut Disk<Entry>) -> Self {
+        let file = disk.open(&Self::file_name(&tp));
         let mut log = PartitionLog {
             tp,
-            file: file.clone(),
+            file,
             log_start_offset: 0,
             records: Vec::new(),
             timestamps_ms: Vec::new(),
             epochs: Vec::new(),
             high_watermark: 0,
-            unflushed_messages: disk.unflushed_len(&file) as u64,
+            unflushed_messages: disk.unflushed_len(file) as u64,
         };
-        for (i, entry) in disk.read(&file).iter().enumerate() {
+        for (i, entry) in disk.read(file).iter().enumerate() {
             match entry {
                 Entry::LogStartOffset(start) if i == 0 => {
                     log.log_start_offset = *start;
@@ -167,11 +167,11 @@ impl PartitionLog {
 
     /// Appends one record (leader append or follower replication) stamped `now_ms`.
     pub fn append(&mut self, disk: &mut Disk<Entry>, record: Record, now_ms: u64) {
-        if disk.read(&self.file).is_empty() {
-            disk.append(&self.file, Entry::LogStartOffset(self.log_start_offset));
+        if disk.read(self.file).is_empty() {
+            disk.append(self.file, Entry::LogStartOffset(self.log_start_offset));
         }
         self.push_in_memory(record, now_ms);
-        disk.append(&self.file, Entry::Record(record, now_ms));
+        disk.append(self.file, Entry::Record(record, now_ms));
         self.unflushed_messages += 1;
     }
 
@@ -191,7 +191,7 @@ impl PartitionLog {
 
     /// fsync of the log file (`log.flush.interval.*`).
     pub fn flush(&mut self, disk: &mut Disk<Entry>) {
-        disk.fsync(&self.file);
+        disk.fsync(self.file);
         self.unflushed_messages = 0;
     }
 
@@ -225,7 +225,7 @@ impl PartitionLog {
             self.records.truncate(keep);
             self.timestamps_ms.truncate(keep);
             self.high_watermark = self.high_watermark.min(offset);
-            disk.truncate(&self.file, self.disk_index(offset));
+            disk.truncate(self.file, self.disk_index(offset));
         }
         self.check();
     }
@@ -239,8 +239,8 @@ impl PartitionLog {
         self.log_start_offset = offset;
         self.high_watermark = offset;
         // Like deleting segment files: durable at once (a journaled metadata change).
-        disk.overwrite(&self.file, vec![Entry::LogStartOffset(offset)]);
-        disk.fsync(&self.file);
+        disk.overwrite(self.file, vec![Entry::LogStartOffset(offset)]);
+        disk.fsync(self.file);
         self.unflushed_messages = 0;
         self.check();
     }
@@ -269,8 +269,8 @@ impl PartitionLog {
             self.records.iter().zip(&self.timestamps_ms).map(|(r, t)| Entry::Record(*r, *t)),
         );
         // Deleting segment files is a metadata change the file system journals: durable.
-        disk.overwrite(&self.file, entries);
-        disk.fsync(&self.file);
+        disk.overwrite(self.file, entries);
+        disk.fsync(self.file);
         self.unflushed_messages = 0;
         self.check();
         n as u64
@@ -438,7 +438,7 @@ mod tests {
     /// A log whose records carry the given epochs, in order.
     fn log_with(epochs: &[u32]) -> (PartitionLog, Disk<Entry>) {
         let mut disk = Disk::new();
-        let mut log = PartitionLog::open(tp(), &disk);
+        let mut log = PartitionLog::open(tp(), &mut disk);
         for (i, &epoch) in epochs.iter().enumerate() {
             log.append_as_leader(&mut disk, epoch, 0, 100 + i as u64, i as u64 * 10);
         }
@@ -454,11 +454,11 @@ mod tests {
 
     #[test]
     fn append_builds_epoch_cache_and_reopens_from_disk() {
-        let (log, disk) = log_with(&[1, 1, 3, 3, 3, 4]);
+        let (log, mut disk) = log_with(&[1, 1, 3, 3, 3, 4]);
         let expect = [(1, 0), (3, 2), (4, 5)]
             .map(|(epoch, start_offset)| EpochEntry { epoch, start_offset });
         assert_eq!(log.epochs(), &expect);
-        let reopened = PartitionLog::open(tp(), &disk);
+        let reopened = PartitionLog::open(tp(), &mut disk);
         assert_eq!(reopened.records(), log.records());
         assert_eq!(reopened.epochs(), log.epochs());
         assert_eq!(reopened.high_watermark(), 0);
@@ -558,7 +558,7 @@ mod tests {
         disk.crash(true);
         // The unflushed truncation is undone: the records come back, as on a real disk,
         // and the next leader-epoch handshake removes them again.
-        assert_eq!(PartitionLog::open(tp(), &disk).log_end_offset(), 3);
+        assert_eq!(PartitionLog::open(tp(), &mut disk).log_end_offset(), 3);
     }
 
     #[test]
@@ -609,7 +609,7 @@ mod tests {
         assert_eq!(log.epochs()[0], EpochEntry { epoch: 1, start_offset: 2 });
         assert_eq!(log.read(0, 10, 10).len(), 3);
         disk.crash(true);
-        let reopened = PartitionLog::open(tp(), &disk);
+        let reopened = PartitionLog::open(tp(), &mut disk);
         assert_eq!(reopened.log_start_offset(), 2);
         assert_eq!(reopened.log_end_offset(), 5);
         assert_eq!(reopened.epochs(), log.epochs());

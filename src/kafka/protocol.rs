@@ -3,6 +3,7 @@
 //! `NOT_LEADER_OR_FOLLOWER`, ...); the payloads keep only what the model needs.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::sim::node::NodeId;
 
@@ -13,16 +14,17 @@ pub const PRODUCE_BATCH_RECORDS_MAX: usize = 200;
 /// `fetch.max.bytes`, in records: what one fetch response carries at most.
 pub const FETCH_RECORDS_MAX: usize = 1_000;
 
-/// A topic's partition, as Kafka names it (`events-0`).
+/// A topic's partition, as Kafka names it (`events-0`). The topic name is shared, not
+/// copied: partitions travel in every message and history entry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TopicPartition {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: u32,
 }
 
 impl TopicPartition {
     pub fn new(topic: &str, partition: u32) -> Self {
-        TopicPartition { topic: topic.to_string(), partition }
+        TopicPartition { topic: Arc::from(topic), partition }
     }
 }
 

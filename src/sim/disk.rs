@@ -65,10 +65,43 @@ impl<E: Clone> File<E> {
     }
 }
 
+/// A handle to one file of a disk, from [`Disk::open`]: lookups by handle cost an index,
+/// where lookups by name compare strings. Handles stay valid across crashes (files are
+/// never removed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileId(u32);
+
+/// A file named by its name or by its handle.
+#[derive(Clone, Copy, Debug)]
+pub enum FileRef<'a> {
+    Name(&'a str),
+    Id(FileId),
+}
+
+impl<'a> From<&'a str> for FileRef<'a> {
+    fn from(name: &'a str) -> Self {
+        FileRef::Name(name)
+    }
+}
+
+impl<'a> From<&'a String> for FileRef<'a> {
+    fn from(name: &'a String) -> Self {
+        FileRef::Name(name)
+    }
+}
+
+impl From<FileId> for FileRef<'_> {
+    fn from(id: FileId) -> Self {
+        FileRef::Id(id)
+    }
+}
+
 /// Durable state of one node.
 #[derive(Clone, Debug)]
 pub struct Disk<E> {
-    files: BTreeMap<String, File<E>>,
+    files: Vec<File<E>>,
+    /// File names, in order, to their index in `files`.
+    index: BTreeMap<String, FileId>,
     /// The time the node's current handler runs at; stamps dirty pages.
     now: Instant,
 }
@@ -81,74 +114,94 @@ impl<E: Clone> Default for Disk<E> {
 
 impl<E: Clone> Disk<E> {
     pub fn new() -> Self {
-        Disk { files: BTreeMap::new(), now: Instant::ZERO }
+        Disk { files: Vec::new(), index: BTreeMap::new(), now: Instant::ZERO }
     }
 
     pub(crate) fn set_now(&mut self, now: Instant) {
         self.now = now;
     }
 
-    fn file_mut(&mut self, name: &str) -> &mut File<E> {
-        if !self.files.contains_key(name) {
-            assert!(self.files.len() < FILES_MAX, "node holds more than {FILES_MAX} files");
-            self.files.insert(name.to_string(), File::new());
+    /// The handle of the file `name`, creating it (empty) when it does not exist.
+    pub fn open(&mut self, name: &str) -> FileId {
+        if let Some(&id) = self.index.get(name) {
+            return id;
         }
-        self.files.get_mut(name).expect("file just ensured")
+        assert!(self.files.len() < FILES_MAX, "node holds more than {FILES_MAX} files");
+        let id = FileId(self.files.len() as u32);
+        self.files.push(File::new());
+        self.index.insert(name.to_string(), id);
+        id
+    }
+
+    fn find(&self, file: FileRef<'_>) -> Option<&File<E>> {
+        match file {
+            FileRef::Name(name) => self.index.get(name).map(|id| &self.files[id.0 as usize]),
+            FileRef::Id(id) => Some(&self.files[id.0 as usize]),
+        }
+    }
+
+    fn file_mut(&mut self, file: FileRef<'_>) -> &mut File<E> {
+        let id = match file {
+            FileRef::Name(name) => self.open(name),
+            FileRef::Id(id) => id,
+        };
+        &mut self.files[id.0 as usize]
     }
 
     /// The file's content as the node sees it (page cache included).
-    pub fn read(&self, name: &str) -> &[E] {
-        self.files.get(name).map_or(&[], |f| &f.current)
+    pub fn read<'a>(&self, file: impl Into<FileRef<'a>>) -> &[E] {
+        self.find(file.into()).map_or(&[], |f| &f.current)
     }
 
     pub fn exists(&self, name: &str) -> bool {
-        self.files.contains_key(name)
+        self.index.contains_key(name)
     }
 
     /// Names of all files, in order.
     pub fn file_names(&self) -> impl Iterator<Item = &str> {
-        self.files.keys().map(String::as_str)
+        self.index.keys().map(String::as_str)
     }
 
-    pub fn append(&mut self, name: &str, entry: E) {
+    pub fn append<'a>(&mut self, file: impl Into<FileRef<'a>>, entry: E) {
         let now = self.now;
-        let file = self.file_mut(name);
+        let file = self.file_mut(file.into());
         file.current.push(entry);
         file.mark_dirty(now);
     }
 
     /// Cuts the file to `len` entries.
-    pub fn truncate(&mut self, name: &str, len: usize) {
+    pub fn truncate<'a>(&mut self, file: impl Into<FileRef<'a>>, len: usize) {
         let now = self.now;
-        self.file_mut(name).truncate(len, now);
+        self.file_mut(file.into()).truncate(len, now);
     }
 
     /// Replaces the whole content (unflushed until fsync, like a rewrite in place).
-    pub fn overwrite(&mut self, name: &str, entries: Vec<E>) {
-        self.truncate(name, 0);
+    pub fn overwrite<'a>(&mut self, file: impl Into<FileRef<'a>>, entries: Vec<E>) {
+        let file = file.into();
+        self.truncate(file, 0);
         let now = self.now;
-        let file = self.file_mut(name);
+        let file = self.file_mut(file);
         file.current = entries;
         file.mark_dirty(now);
     }
 
     /// Makes the file durable as it is now.
-    pub fn fsync(&mut self, name: &str) {
-        self.file_mut(name).fsync();
+    pub fn fsync<'a>(&mut self, file: impl Into<FileRef<'a>>) {
+        self.file_mut(file.into()).fsync();
     }
 
     pub fn fsync_all(&mut self) {
-        self.files.values_mut().for_each(File::fsync);
+        self.files.iter_mut().for_each(File::fsync);
     }
 
     /// Number of entries not yet durable (appended since the last fsync).
-    pub fn unflushed_len(&self, name: &str) -> usize {
-        self.files.get(name).map_or(0, |f| f.current.len() - f.synced)
+    pub fn unflushed_len<'a>(&self, file: impl Into<FileRef<'a>>) -> usize {
+        self.find(file.into()).map_or(0, |f| f.current.len() - f.synced)
     }
 
     /// The operating system's writeback: every file dirty for at least `age` is flushed.
     pub fn writeback(&mut self, now: Instant, age: Duration) {
-        for file in self.files.values_mut() {
+        for file in &mut self.files {
             if file.dirty_since.is_some_and(|since| now.saturating_since(since) >= age) {
                 file.fsync();
             }
@@ -159,7 +212,7 @@ impl<E: Clone> Disk<E> {
     /// undone; otherwise the page cache survives and nothing changes here.
     pub fn crash(&mut self, lose_unflushed: bool) {
         if lose_unflushed {
-            self.files.values_mut().for_each(File::lose_unflushed);
+            self.files.iter_mut().for_each(File::lose_unflushed);
         }
     }
 }

@@ -24,7 +24,7 @@ pub mod time;
 pub mod trace;
 pub mod world;
 
-pub use disk::Disk;
+pub use disk::{Disk, FileId, FileRef};
 pub use fault::{Fault, FaultKind};
 pub use net::NetConfig;
 pub use node::{Context, Effects, Node, NodeId, TimerId};
