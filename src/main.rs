@@ -146,7 +146,7 @@ fn run(args: RunArgs) -> u8 {
     if args.json {
         println!("{}", report::json(&report, &path));
     } else {
-        print!("{}", report::human(&report, &path, scenario.expect.outcome));
+        print!("{}", report::human(&report, &path, &scenario.expect));
         if args.check_determinism {
             println!("determinism: two runs gave the same {} events", report.events);
         }
@@ -154,7 +154,7 @@ fn run(args: RunArgs) -> u8 {
     if let Some(dir) = args.report {
         let file = dir.join(format!("{}-seed-{}.md", scenario.name, seed));
         let written = std::fs::create_dir_all(&dir).and_then(|()| {
-            std::fs::write(&file, report::markdown(&report, &path, scenario.expect.outcome))
+            std::fs::write(&file, report::markdown(&report, &path, &scenario.expect))
         });
         if let Err(error) = written {
             eprintln!("error: cannot write report {}: {error}", file.display());
@@ -212,7 +212,7 @@ fn sweep(args: SweepArgs) -> u8 {
         if args.json {
             println!("{}", report::json(report, &path));
         } else if !report.expect_met {
-            print!("{}", report::human(report, &path, scenario.expect.outcome));
+            print!("{}", report::human(report, &path, &scenario.expect));
         }
     }
     if args.json {

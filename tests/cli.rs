@@ -20,15 +20,22 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
 }
 
+/// Every shipped scenario: `scenarios/**/*.toml` except the deliberately invalid ones.
 fn shipped_scenarios() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .map(|entry| entry.expect("readable entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-        .collect();
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable scenario dir") {
+            let path = entry.expect("readable entry").path();
+            if path.is_dir() && !path.ends_with("invalid") {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|ext| ext == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"), &mut files);
     files.sort();
-    assert!(files.len() >= 4, "expected the shipped scenarios, found {files:?}");
+    assert!(files.len() >= 15, "expected the shipped scenarios, found {files:?}");
     files
 }
 

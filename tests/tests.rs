@@ -4,3 +4,4 @@ mod cli;
 mod determinism;
 mod replication;
 mod scenario_errors;
+mod state_invariants;

@@ -1,6 +1,7 @@
 //! Checkers: what a run must never show.
 
 pub mod history;
+pub mod state;
 pub mod view;
 
 pub use history::check as check_history;
@@ -8,8 +9,23 @@ pub use history::check as check_history;
 use crate::sim::time::Instant;
 
 /// Every invariant a scenario's `[expect] violations` may name.
-pub const INVARIANTS: &[&str] =
-    &["lost-write", "unseen", "poll-skip", "nonmonotonic-poll", "node-panic"];
+pub const INVARIANTS: &[&str] = &[
+    "lost-write",
+    "unseen",
+    "poll-skip",
+    "nonmonotonic-poll",
+    "node-panic",
+    // State invariants (`state::STATE_INVARIANTS`).
+    "single-leader",
+    "monotonic-epoch",
+    "hw-below-leo",
+    "monotonic-high-watermark",
+    "leader-in-isr",
+    "strong-isr",
+    "valid-high-watermark",
+    "replica-consistency",
+    "committed-durability",
+];
 
 /// One broken invariant, with what a person needs to understand it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::runner::RunReport;
-use crate::scenario::Outcome;
+use crate::scenario::{Expect, Outcome};
 
 /// Violations shown in full in human output; the rest are counted.
 const VIOLATIONS_SHOWN_MAX: usize = 10;
@@ -23,8 +23,18 @@ fn outcome_name(outcome: Outcome) -> &'static str {
     }
 }
 
+/// `pass`, `violation`, or `violation of exactly a, b`.
+fn expected_text(expect: &Expect) -> String {
+    match (expect.outcome, expect.violations.is_empty()) {
+        (Outcome::Violation, false) => {
+            format!("violation of exactly {}", expect.violations.join(", "))
+        }
+        (outcome, _) => outcome_name(outcome).to_string(),
+    }
+}
+
 /// A short summary a person reads at a glance.
-pub fn human(report: &RunReport, scenario_path: &str, expected: Outcome) -> String {
+pub fn human(report: &RunReport, scenario_path: &str, expect: &Expect) -> String {
     let mut out = String::new();
     let verdict = if report.expect_met { "as expected" } else { "NOT as expected" };
     let _ = writeln!(out, "scenario   {} (seed {})", report.scenario, report.seed);
@@ -32,7 +42,7 @@ pub fn human(report: &RunReport, scenario_path: &str, expected: Outcome) -> Stri
         out,
         "outcome    {} ({verdict}: expected {})",
         outcome_name(report.outcome()),
-        outcome_name(expected)
+        expected_text(expect)
     );
     let _ = writeln!(out, "faults     {}", report.faults.len());
     for fault in &report.faults {
@@ -169,10 +179,10 @@ impl SweepSummary {
 }
 
 /// The Markdown report written by `kafsim run --report DIR`.
-pub fn markdown(report: &RunReport, scenario_path: &str, expected: Outcome) -> String {
+pub fn markdown(report: &RunReport, scenario_path: &str, expect: &Expect) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} — seed {}\n", report.scenario, report.seed);
     let _ = writeln!(out, "Reproduce: `{}`\n", reproduce_line(scenario_path, report.seed));
-    let _ = writeln!(out, "```text\n{}```", human(report, scenario_path, expected));
+    let _ = writeln!(out, "```text\n{}```", human(report, scenario_path, expect));
     out
 }

@@ -96,6 +96,8 @@ pub struct Sim<N: Node> {
     trace: Trace,
     history: Vec<Observed<N::Obs>>,
     next_timer_id: u64,
+    /// Fault starts and ends applied so far, so observers can look right after each.
+    n_fault_transitions: u64,
     /// Reused between handlers so effects cost no allocation in the steady state.
     effects: Effects<N>,
 }
@@ -120,6 +122,7 @@ impl<N: Node> Sim<N> {
             faults: Vec::new(),
             history: Vec::new(),
             next_timer_id: 0,
+            n_fault_transitions: 0,
             effects: Effects::default(),
         }
     }
@@ -259,6 +262,11 @@ impl<N: Node> Sim<N> {
 
     pub fn faults(&self) -> impl Iterator<Item = &Fault> {
         self.faults.iter().map(|(f, _)| f)
+    }
+
+    /// How many fault starts and ends have been applied so far.
+    pub fn n_fault_transitions(&self) -> u64 {
+        self.n_fault_transitions
     }
 
     pub fn queue_len(&self) -> usize {
@@ -408,6 +416,7 @@ impl<N: Node> Sim<N> {
             return;
         }
         self.faults[fault_idx].1 = FaultState::Active;
+        self.n_fault_transitions += 1;
         let fault = self.faults[fault_idx].0.clone();
         self.trace.event(self.now, EventKind::Fault, None, None, fault_idx as u64, || {
             format!("start {fault:?}")
@@ -441,6 +450,7 @@ impl<N: Node> Sim<N> {
             return;
         }
         self.faults[fault_idx].1 = FaultState::Done;
+        self.n_fault_transitions += 1;
         let fault = self.faults[fault_idx].0.clone();
         self.trace.event(self.now, EventKind::Fault, None, None, fault_idx as u64, || {
             format!("end {fault:?}")

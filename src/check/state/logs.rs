@@ -1,0 +1,264 @@
+//! The invariants that compare logs, incrementally: each compared pair remembers how far it
+//! agreed ([`PairMark`]), valid while both logs stayed unchanged below it (`Live::stable`)
+//! and the pair was compared in the previous log pass.
+
+use std::collections::VecDeque;
+
+use crate::sim::{Instant, NodeId};
+
+use super::super::view::ReplicaView;
+use super::{COMMITTED_WINDOW, Live, Names, PartitionTrack, SmallMap, show};
+
+type Report<'r> = &'r mut dyn FnMut(String);
+
+/// How far a pair of logs was compared, in which log pass, and (for a leader against the
+/// committed log) in which epoch of the leader.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PairMark {
+    pass: u64,
+    upto: u64,
+    epoch: u32,
+}
+
+/// Where to resume comparing a pair: its mark if it was compared in the previous pass (in
+/// the same `epoch`), clamped to what stayed unchanged; else from the start.
+fn resume<K: Eq>(
+    marks: &SmallMap<K, PairMark>,
+    key: &K,
+    pass: u64,
+    stable: u64,
+    epoch: u32,
+) -> u64 {
+    match marks.get(key) {
+        Some(m) if m.pass + 1 == pass && m.epoch == epoch => m.upto.min(stable),
+        _ => 0,
+    }
+}
+
+/// One committed record: first seen below a leader's HW.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Committed {
+    value: u64,
+    time: Instant,
+    /// The record's own epoch.
+    epoch: u32,
+    /// The epoch of the leader whose HW first covered it; [`UNKNOWN`] for a gap.
+    commit_epoch: u32,
+    leader: NodeId,
+}
+
+const _: () = assert!(std::mem::size_of::<Committed>() <= 32, "see COMMITTED_WINDOW");
+
+/// `commit_epoch` of the offsets the checker never saw committed (a leader's log started
+/// above the committed log's end).
+const UNKNOWN: u32 = u32::MAX;
+
+/// The committed records of one partition, dense from `base`, the last
+/// [`COMMITTED_WINDOW`] only.
+#[derive(Debug, Default)]
+pub(super) struct CommittedLog {
+    pub(super) base: u64,
+    pub(super) entries: VecDeque<Committed>,
+}
+
+impl CommittedLog {
+    fn end(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+
+    fn get(&self, offset: u64) -> Option<&Committed> {
+        let entry = self.entries.get(usize::try_from(offset.checked_sub(self.base)?).ok()?)?;
+        (entry.commit_epoch != UNKNOWN).then_some(entry)
+    }
+
+    /// Records what `leader`'s HW covers beyond the committed end.
+    pub(super) fn extend(&mut self, leader: NodeId, replica: &ReplicaView, time: Instant) {
+        let hw = replica.high_watermark.min(replica.log_end_offset);
+        let window = COMMITTED_WINDOW as u64;
+        let mut start = self.end().max(replica.log_start_offset).max(hw.saturating_sub(window));
+        if start >= hw {
+            return;
+        }
+        if start - self.end() >= window {
+            self.entries.clear();
+            self.base = start;
+        }
+        let gap = Committed { value: 0, time, epoch: 0, commit_epoch: UNKNOWN, leader };
+        while self.end() < start {
+            self.entries.push_back(gap);
+        }
+        while start < hw {
+            let r = replica.record_at(start).expect("below LEO and above log start");
+            self.entries.push_back(Committed {
+                value: r.value,
+                time,
+                epoch: r.leader_epoch,
+                commit_epoch: replica.leader_epoch,
+                leader,
+            });
+            start += 1;
+        }
+        while self.entries.len() > COMMITTED_WINDOW {
+            self.entries.pop_front();
+            self.base += 1;
+        }
+        assert!(self.entries.len() <= COMMITTED_WINDOW);
+    }
+}
+
+/// Extends the committed log from every acting leader's HW, older epochs first (a deposed
+/// leader's commits happened before its successor's).
+pub(super) fn extend_committed(part: &mut PartitionTrack, replicas: &[Live], time: Instant) {
+    let mut leaders: Vec<&Live> = replicas.iter().filter(|l| l.replica.is_leader).collect();
+    leaders.sort_by_key(|l| (l.replica.leader_epoch, l.id));
+    for l in leaders {
+        part.committed.extend(l.id, l.replica, time);
+    }
+}
+
+/// `committed-durability`: every record once below a leader's HW (see [`extend_committed`])
+/// is, at its offset with the same epoch and value, in the log of every acting leader whose
+/// epoch is at least the one it was committed in, unless below that leader's log start.
+pub(super) fn committed_durability(
+    part: &mut PartitionTrack,
+    replicas: &[Live],
+    pass: u64,
+    names: &Names,
+    report: Report,
+) {
+    for l in replicas.iter().filter(|l| l.replica.is_leader) {
+        let r = l.replica;
+        let epoch = r.leader_epoch;
+        let committed = &part.committed;
+        let from = resume(&part.durable, &l.id, pass, l.stable, epoch)
+            .max(r.log_start_offset)
+            .max(committed.base);
+        for offset in from..committed.end() {
+            let Some(c) = committed.get(offset) else { continue };
+            if c.commit_epoch > epoch {
+                continue;
+            }
+            let have = r.record_at(offset);
+            if have.is_some_and(|h| h.leader_epoch == c.epoch && h.value == c.value) {
+                continue;
+            }
+            report(format!(
+                "leader {} (epoch {epoch}, log [{}, {}), HW {}) lacks offset {offset} = (epoch \
+                 {}, value {}), committed under {} in epoch {} (seen {}): it has {}",
+                names.get(l.id),
+                r.log_start_offset,
+                r.log_end_offset,
+                r.high_watermark,
+                c.epoch,
+                c.value,
+                names.get(c.leader),
+                c.commit_epoch,
+                c.time,
+                show(have)
+            ));
+            break;
+        }
+        let upto = committed.end();
+        part.durable.insert(l.id, PairMark { pass, upto, epoch });
+    }
+}
+
+/// `strong-isr` (KafkaReplication.tla): for every acting (presumed) leader, every record
+/// below its HW is, at the same offset with the same epoch and value, on every live member
+/// of the controller's ISR (offsets below either log start exempt). The controller's ISR is
+/// its last seen one while it is down.
+pub(super) fn strong_isr(
+    part: &mut PartitionTrack,
+    replicas: &[Live],
+    pass: u64,
+    names: &Names,
+    report: Report,
+) {
+    let Some(pv) = &part.controller else { return };
+    for l in replicas.iter().filter(|l| l.replica.is_leader) {
+        let lr = l.replica;
+        let hw = lr.high_watermark.min(lr.log_end_offset);
+        for &member in pv.isr.iter().filter(|&&m| m != l.id) {
+            let Some(m) = replicas.iter().find(|x| x.id == member && !x.recovering) else {
+                continue;
+            };
+            let mr = m.replica;
+            let key = (l.id, member);
+            let start = resume(&part.strong, &key, pass, l.stable.min(m.stable), 0);
+            let from = start.max(lr.log_start_offset).max(mr.log_start_offset);
+            for offset in from..hw {
+                let want = lr.record_at(offset);
+                let have = mr.record_at(offset);
+                if have == want {
+                    continue;
+                }
+                report(format!(
+                    "leader {} (epoch {}, HW {}) has offset {offset} = {} but ISR member {} \
+                     (epoch {}, log [{}, {}), HW {}) has {} (controller ISR {}, leader epoch {})",
+                    names.get(l.id),
+                    lr.leader_epoch,
+                    lr.high_watermark,
+                    show(want),
+                    names.get(member),
+                    mr.leader_epoch,
+                    mr.log_start_offset,
+                    mr.log_end_offset,
+                    mr.high_watermark,
+                    show(have),
+                    names.list(&pv.isr),
+                    pv.leader_epoch
+                ));
+                break;
+            }
+            part.strong.insert(key, PairMark { pass, upto: hw.max(start), epoch: 0 });
+        }
+    }
+}
+
+/// `replica-consistency`: any two live replicas hold the same record (offset, epoch, value)
+/// at every offset below both their HWs (offsets below either log start exempt; replicas
+/// recovering from a crash exempt).
+pub(super) fn replica_consistency(
+    part: &mut PartitionTrack,
+    replicas: &[Live],
+    pass: u64,
+    names: &Names,
+    report: Report,
+) {
+    for (i, a) in replicas.iter().enumerate().filter(|(_, a)| !a.recovering) {
+        for b in replicas[i + 1..].iter().filter(|b| !b.recovering) {
+            let (a, b) = if a.id < b.id { (a, b) } else { (b, a) };
+            let (ar, br) = (a.replica, b.replica);
+            let key = (a.id, b.id);
+            let start = resume(&part.consistent, &key, pass, a.stable.min(b.stable), 0);
+            let below = ar
+                .high_watermark
+                .min(br.high_watermark)
+                .min(ar.log_end_offset)
+                .min(br.log_end_offset);
+            let from = start.max(ar.log_start_offset).max(br.log_start_offset);
+            for offset in from..below {
+                let (x, y) = (ar.record_at(offset), br.record_at(offset));
+                if x == y {
+                    continue;
+                }
+                report(format!(
+                    "{} and {} disagree at offset {offset}, below both HWs ({}, {}): {} (in \
+                     leader epoch {}) has {}, {} (in leader epoch {}) has {}",
+                    names.get(a.id),
+                    names.get(b.id),
+                    ar.high_watermark,
+                    br.high_watermark,
+                    names.get(a.id),
+                    ar.leader_epoch,
+                    show(x),
+                    names.get(b.id),
+                    br.leader_epoch,
+                    show(y)
+                ));
+                break;
+            }
+            part.consistent.insert(key, PairMark { pass, upto: below.max(start), epoch: 0 });
+        }
+    }
+}
