@@ -1,5 +1,6 @@
 //! Checkers: what a run must never show.
 
+pub mod convergence;
 pub mod history;
 pub mod state;
 pub mod view;
@@ -25,6 +26,8 @@ pub const INVARIANTS: &[&str] = &[
     "valid-high-watermark",
     "replica-consistency",
     "committed-durability",
+    // After the heal phase (`convergence`).
+    "replica-divergence",
 ];
 
 /// One broken invariant, with what a person needs to understand it.

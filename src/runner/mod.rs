@@ -14,6 +14,7 @@ use std::time::Instant as WallInstant;
 use rayon::prelude::*;
 
 use crate::check::Violation;
+use crate::check::convergence::check_converged;
 use crate::check::state::StateChecker;
 use crate::kafka::view::cluster_view;
 use crate::kafka::{self, KafkaNode, Layout};
@@ -124,8 +125,10 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> V
     run_checked(sim, layout, &mut state, fault_phase_end);
     sim.heal_all();
     run_checked(sim, layout, &mut state, fault_phase_end + scenario.run.heal);
-    state.observe_full(&cluster_view(sim, layout));
+    let settled = cluster_view(sim, layout);
+    state.observe_full(&settled);
     let mut violations = state.violations().to_vec();
+    violations.extend(check_converged(&settled));
     violations.extend(crate::check::history::check(sim.history(), layout, sim.now()));
     violations
 }
