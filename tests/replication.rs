@@ -296,7 +296,7 @@ mod protocol {
     use kafsim::kafka::broker::HIGH_WATERMARK_CHECKPOINT;
     use kafsim::kafka::protocol::Entry;
     use kafsim::kafka::view::cluster_view;
-    use kafsim::scenario::{BrokerSpec, HighWatermarkIsr, ProtocolSpec, Truncation};
+    use kafsim::scenario::{BrokerSpec, HighWatermarkIsr, IsrExpansion, ProtocolSpec, Truncation};
 
     /// `brokers` brokers, one partition with RF = `brokers`, a 200 records/s producer and a
     /// consumer.
@@ -688,13 +688,73 @@ mod protocol {
         assert!(r.violations.is_empty(), "{:?}", r.violations);
     }
 
-    /// retention.ms deletes records older than it (checked every 5 s), only below the HW;
-    /// the log start offset advances on the leader and, through fetch responses, on the
-    /// followers. Consumers that already read everything are unaffected.
+    /// R9 (catalogue §1a): a new leader's HW trails what was committed, and a follower
+    /// that reached only that HW joins the ISR. min.insync.replicas=2, lag time 1 s.
+    /// b3 (and the consumer) are cut off from b1 from the start: b3 never fetches, so it
+    /// stays in the ISR without a position and b1's HW stays at 0 while b2 replicates the
+    /// first batch (~20 records). From 1 s b1's answers to b2 are lost (b2's fetches still
+    /// arrive); at 1.5 s b1 shrinks b3 out and the HW over {b1, b2} jumps to b2's LEO: the
+    /// batch is acknowledged, but b2 never hears of a HW above 0. b1 is isolated at 2 s;
+    /// when its session expires (~4.3 s) b2 leads epoch 2 with HW 0 (strict min ISR keeps
+    /// it there, the ISR {b2} being below 2). b3, whose log is empty, fetches at offset 0
+    /// and b2's answers to b3 are lost. With `isr_expansion = HighWatermarkOnly` offset 0
+    /// reaches b2's HW and b3 joins the ISR without a record (and, never catching up, moves
+    /// to the ELR half a second later); b2 is isolated at 8 s, and when its session expires
+    /// the controller elects b3, whose empty log overwrites the acknowledged batch after
+    /// the heal. With KIP-320 rule 4 (the default) b3 never reaches b2's epoch start, so it
+    /// stays out of the ISR and the ELR; nobody leads until the heal, then b1 or b2 (both
+    /// in the ELR) does with the whole batch. Measured over seeds 1..=30: the same outcome
+    /// in every seed.
+    #[test]
+    fn r9_isr_expansion_below_the_epoch_start_loses_acked_writes() {
+        let faults = |l: &Layout| {
+            let (b1, b2, b3, c1) = (b(l, "b1"), b(l, "b2"), b(l, "b3"), l.consumers[0]);
+            let everyone_but = |x: NodeId| -> Vec<NodeId> {
+                (0..l.node_count() as u32).map(NodeId).filter(|&n| n != x).collect()
+            };
+            let one_way = |at_ms_: u64, from: NodeId, to: NodeId| Fault {
+                at: at_ms(at_ms_),
+                duration: None,
+                kind: FaultKind::PartitionOneWay { from: vec![from], to: vec![to] },
+            };
+            vec![
+                partition(0, vec![vec![b1], vec![b3, c1]]),
+                one_way(0, b2, b3),
+                one_way(1_000, b1, b2),
+                partition(2_000, vec![vec![b1], everyone_but(b1)]),
+                partition(8_000, vec![vec![b2], everyone_but(b2)]),
+            ]
+        };
+        let build = |isr_expansion| {
+            let mut s = one_partition(3, Acks::All);
+            s.broker.min_insync_replicas = 2;
+            s.broker.replica_lag_time_max_ms = 1_000;
+            s.broker.broker_session_timeout_ms = 3_000;
+            s.broker.broker_heartbeat_interval_ms = 1_000;
+            s.protocol.isr_expansion = isr_expansion;
+            s
+        };
+        let r = run_plain(&build(IsrExpansion::HighWatermarkOnly), faults, 14_000);
+        assert!(!r.lost_acked().is_empty(), "R9 must lose acked records:\n{}", r.explain());
+        assert!(r.invariants().contains(&"lost-write"), "{:?}", r.violations);
+        let leader = r.layout.leader(&r.sim, &p0()).map(|(l, e)| (r.layout.name(l).to_string(), e));
+        assert_eq!(leader, Some(("b3".to_string(), 3)), "{}", r.explain());
+        let r = run_plain(&build(IsrExpansion::EpochStart), faults, 14_000);
+        assert_eq!(r.lost_acked(), vec![], "{}", r.explain());
+        let leader = r.layout.leader(&r.sim, &p0()).map(|(l, _)| r.layout.name(l).to_string());
+        assert!(matches!(leader.as_deref(), Some("b1" | "b2")), "{}", r.explain());
+        assert!(r.violations.is_empty(), "{:?}\n{}", r.violations, r.explain());
+    }
+
+    /// retention.ms deletes records older than it (checked every 5 s, by
+    /// log.retention.check.interval.ms), only below the HW; the log start offset advances
+    /// on the leader and, through fetch responses, on the followers. Consumers that already
+    /// read everything are unaffected.
     #[test]
     fn retention_advances_the_log_start_offset() {
         let mut s = one_partition(3, Acks::All);
         s.broker.retention_ms = Some(3_000);
+        s.broker.log_retention_check_interval_ms = 5_000;
         let r = run_plain(&s, |_| vec![], 10_000);
         for name in ["b1", "b2", "b3"] {
             let log = r.broker(name).replica(&p0()).unwrap().log();

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use kafsim::scenario::{
     self, Acks, BrokerSpec, ClusterSpec, ConsumerSpec, Expect, FaultSpec, FaultSpecKind,
-    HighWatermarkIsr, NemesisKind, NemesisSpec, NetworkSpec, Outcome, ProducerSpec, ProtocolSpec,
-    RunSpec, Scenario, ScenarioError, TopicSpec, Truncation,
+    HighWatermarkIsr, IsrExpansion, NemesisKind, NemesisSpec, NetworkSpec, Outcome, ProducerSpec,
+    ProtocolSpec, RunSpec, Scenario, ScenarioError, TopicSpec, Truncation,
 };
 use kafsim::sim::time::Duration;
 
@@ -95,12 +95,14 @@ brokers = 3
 "broker.session.timeout.ms" = 6000
 "broker.heartbeat.interval.ms" = 1500
 "request.timeout.ms" = 20000
+"log.retention.check.interval.ms" = 10000
 
 [protocol]
 truncation = "high-watermark"
 eligible_leader_replicas = false
 strict_min_isr = false
 high_watermark_isr = "proposed"
+isr_expansion = "high-watermark"
 
 [network]
 latency = "1ms..5ms"
@@ -209,12 +211,14 @@ violations = ["lost-write"]
             broker_session_timeout_ms: 6_000,
             broker_heartbeat_interval_ms: 1_500,
             request_timeout_ms: 20_000,
+            log_retention_check_interval_ms: 10_000,
         },
         protocol: ProtocolSpec {
             truncation: Truncation::HighWatermark,
             eligible_leader_replicas: false,
             strict_min_isr: false,
             high_watermark_isr: HighWatermarkIsr::Proposed,
+            isr_expansion: IsrExpansion::HighWatermarkOnly,
         },
         network: NetworkSpec {
             latency_min: ms(1),
@@ -604,10 +608,12 @@ fn kafka_defaults_written_out_are_the_defaults() {
 "retention.bytes" = -1
 "broker.session.timeout.ms" = 9000
 "broker.heartbeat.interval.ms" = 2000
-"request.timeout.ms" = 30000"#;
+"request.timeout.ms" = 30000
+"log.retention.check.interval.ms" = 300000"#;
     assert_eq!(parsed_broker(settings), BrokerSpec::kafka_defaults());
     let protocol = "[protocol]\ntruncation = \"leader-epoch\"\neligible_leader_replicas = true\n\
-                    strict_min_isr = true\nhigh_watermark_isr = \"committed-and-pending\"\n";
+                    strict_min_isr = true\nhigh_watermark_isr = \"committed-and-pending\"\n\
+                    isr_expansion = \"epoch-start\"\n";
     let s = scenario::parse("scenario.toml", &with(protocol)).unwrap();
     assert_eq!(s.protocol, ProtocolSpec::modern());
 }
@@ -621,6 +627,16 @@ fn each_truncation_value() {
     assert_eq!(truncation("high-watermark"), Truncation::HighWatermark);
     assert_eq!(truncation("leader-epoch-kip101"), Truncation::LeaderEpochKip101);
     assert_eq!(truncation("leader-epoch"), Truncation::LeaderEpoch);
+}
+
+#[test]
+fn each_isr_expansion_value() {
+    let isr_expansion = |value: &str| {
+        let text = with(&format!("[protocol]\nisr_expansion = \"{value}\"\n"));
+        scenario::parse("scenario.toml", &text).unwrap().protocol.isr_expansion
+    };
+    assert_eq!(isr_expansion("epoch-start"), IsrExpansion::EpochStart);
+    assert_eq!(isr_expansion("high-watermark"), IsrExpansion::HighWatermarkOnly);
 }
 
 #[test]
@@ -815,6 +831,17 @@ fn milliseconds_written_as_a_duration() {
          (10s in milliseconds)"
     );
     insta::assert_snapshot!(err.render());
+    let err = refused(
+        &broker("\"log.retention.check.interval.ms\" = \"5m\""),
+        12,
+        37,
+        "wrong type: expected an integer of milliseconds, found string \"5m\"",
+    );
+    assert_eq!(
+        err.help_text(),
+        "Kafka's settings keep Kafka's units: write \"log.retention.check.interval.ms\" = 300000 \
+         (5m in milliseconds)"
+    );
 }
 
 #[test]
@@ -841,6 +868,12 @@ fn zero_or_huge_broker_setting() {
         12,
         24,
         "`request.timeout.ms` must be greater than 0",
+    );
+    refused(
+        &broker("\"log.retention.check.interval.ms\" = 0"),
+        12,
+        37,
+        "`log.retention.check.interval.ms` must be greater than 0",
     );
     refused(
         &broker("\"min.insync.replicas\" = 2147483648"),
@@ -878,6 +911,19 @@ fn unknown_high_watermark_isr() {
         "unknown high_watermark_isr value `pending`",
     );
     assert!(err.help_text().contains("\"proposed\": "), "{}", err.help_text());
+}
+
+#[test]
+fn unknown_isr_expansion() {
+    let err = refused(
+        &with("[protocol]\nisr_expansion = \"high-watermark-only\"\n"),
+        12,
+        17,
+        "unknown isr_expansion value `high-watermark-only`",
+    );
+    assert!(err.help_text().starts_with("did you mean `high-watermark`?"), "{}", err.help_text());
+    assert!(err.help_text().contains("\"epoch-start\": "), "{}", err.help_text());
+    insta::assert_snapshot!(err.render());
 }
 
 #[test]

@@ -5,3 +5,4 @@ mod determinism;
 mod replication;
 mod scenario_errors;
 mod state_invariants;
+mod sweeps;

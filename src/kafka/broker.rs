@@ -11,8 +11,9 @@
 //!   ISR is smaller than `min.insync.replicas`.
 //! - ISR shrink: every `replica.lag.time.max.ms / 2` the leader drops followers whose
 //!   `lastCaughtUpTime` is older than `replica.lag.time.max.ms`; expansion: a follower whose
-//!   LEO reached the HW and the start of the leader's epoch (KIP-320 rule 4) is added. Both
-//!   go through AlterPartition to the controller.
+//!   LEO reached the HW and the start of the leader's epoch (KIP-320 rule 4; with the R9
+//!   variant `isr_expansion = HighWatermarkOnly`, the HW alone) is added. Both go through
+//!   AlterPartition to the controller.
 //! - Produce: acks=0 gets no answer, acks=1 after the append, acks=all waits in a purgatory
 //!   until the HW passes its last record (REQUEST_TIMED_OUT after `request.timeout.ms`);
 //!   NOT_ENOUGH_REPLICAS when the ISR is below `min.insync.replicas` at append time,
@@ -23,14 +24,15 @@
 //! - Durable state: partition logs ([`PartitionLog`]), the HW checkpoint
 //!   (`replication-offset-checkpoint`, every `replica.high.watermark.checkpoint.interval.ms`,
 //!   so a restart starts from a stale HW as Kafka does), the flush policy
-//!   (`log.flush.interval.messages` / `.ms`; default: never fsync) and retention.
+//!   (`log.flush.interval.messages` / `.ms`; default: never fsync) and retention (every
+//!   `log.retention.check.interval.ms`).
 //!
 //! Followers poll: an idle follower fetches again every `replica.fetch.wait.max.ms`
 //! instead of Kafka's long poll at the leader, so acks=all latency is up to that long.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::scenario::{BrokerSpec, HighWatermarkIsr, ProtocolSpec, Truncation};
+use crate::scenario::{Acks, BrokerSpec, HighWatermarkIsr, IsrExpansion, ProtocolSpec, Truncation};
 use crate::sim::node::{Context, NodeId};
 use crate::sim::time::{Duration, Instant};
 
@@ -38,8 +40,8 @@ use super::log::PartitionLog;
 use super::node::KafkaNode;
 use super::producer::BOOT_FILE;
 use super::protocol::{
-    AcksMode, Entry, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, PartitionMetadata,
-    PartitionState, Record, Timer, TopicPartition,
+    Entry, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, PartitionMetadata, PartitionState,
+    Record, Timer, TopicPartition,
 };
 
 type Ctx<'a> = Context<'a, KafkaNode>;
@@ -52,22 +54,8 @@ pub const REPLICA_REQUEST_TIMEOUT_MS: u64 = 3_000;
 /// Most acks=all produce requests one partition may hold waiting (Kafka's purgatory); a
 /// full purgatory drops the oldest, whose producer times out and retries.
 pub const PURGATORY_LEN_MAX: usize = 1_000;
-/// `log.retention.check.interval.ms`. Kafka's default is 300000; the simulated runs are
-/// minutes long, so retention is checked every 5 s.
-// TODO(lead): `log.retention.check.interval.ms` could join BrokerSpec.
-pub const LOG_RETENTION_CHECK_INTERVAL_MS: u64 = 5_000;
 /// Kafka's HW checkpoint file: every partition's HW, rewritten and fsynced periodically.
 pub const HIGH_WATERMARK_CHECKPOINT: &str = "replication-offset-checkpoint";
-
-/// When the leader may add a caught-up follower to the ISR (R9 of the catalogue).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IsrExpansion {
-    /// KIP-320 rule 4 (Kafka's `isFollowerInSync`): the follower's LEO reached the HW
-    /// *and* the start offset of the leader's epoch. The default.
-    EpochStart,
-    /// The R9 variant: the HW alone, which a new leader's stale HW makes too easy.
-    HighWatermarkOnly,
-}
 
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
@@ -76,8 +64,6 @@ pub struct BrokerConfig {
     pub broker: BrokerSpec,
     /// The protocol variants (defaults: the modern protocol).
     pub protocol: ProtocolSpec,
-    // TODO(lead): add to ProtocolSpec (`isr_expansion = "epoch-start" | "high-watermark"`).
-    pub isr_expansion: IsrExpansion,
 }
 
 impl BrokerConfig {
@@ -87,7 +73,6 @@ impl BrokerConfig {
             controller,
             broker: BrokerSpec::kafka_defaults(),
             protocol: ProtocolSpec::modern(),
-            isr_expansion: IsrExpansion::EpochStart,
         }
     }
 }
@@ -301,7 +286,7 @@ impl Broker {
             ctx.set_timer(ms(flush_ms.max(1)), Timer::LogFlush);
         }
         if spec.retention_ms.is_some() || spec.retention_bytes.is_some() {
-            ctx.set_timer(ms(LOG_RETENTION_CHECK_INTERVAL_MS), Timer::RetentionCheck);
+            ctx.set_timer(ms(spec.log_retention_check_interval_ms), Timer::RetentionCheck);
         }
     }
 
@@ -372,7 +357,7 @@ impl Broker {
                         ));
                     }
                 }
-                ctx.set_timer(ms(LOG_RETENTION_CHECK_INTERVAL_MS), Timer::RetentionCheck);
+                ctx.set_timer(ms(spec.log_retention_check_interval_ms), Timer::RetentionCheck);
             }
             other => panic!("broker got a foreign timer {other:?}"),
         }
@@ -663,13 +648,13 @@ impl Broker {
         from: NodeId,
         correlation_id: u64,
         tp: TopicPartition,
-        acks: AcksMode,
+        acks: Acks,
         records: Vec<(u32, u64)>,
     ) {
         let reply = |ctx: &mut Ctx<'_>, tp: &TopicPartition, result| {
             // acks=0: the producer waits for nothing, so it gets nothing (Kafka even closes
             // the connection on an error).
-            if acks != AcksMode::None {
+            if acks != Acks::None {
                 let tp = tp.clone();
                 ctx.send(from, Msg::ProduceResponse { correlation_id, tp, result });
             }
@@ -679,7 +664,7 @@ impl Broker {
             Ok(replica) => (replica.leader_epoch, replica.isr().len()),
             Err(error) => return reply(ctx, &tp, Err(error)),
         };
-        if acks == AcksMode::All && isr_len < self.min_isr() {
+        if acks == Acks::All && isr_len < self.min_isr() {
             return reply(ctx, &tp, Err(ErrorCode::NotEnoughReplicas));
         }
         let now = ctx.now();
@@ -694,7 +679,7 @@ impl Broker {
             replica.log.flush(ctx.disk());
         }
         let leo = replica.log.log_end_offset();
-        if acks != AcksMode::All || leo == base_offset {
+        if acks != Acks::All || leo == base_offset {
             reply(ctx, &tp, Ok((base_offset, epoch)));
             self.maybe_advance_high_watermark(ctx, &tp);
             return;
@@ -822,7 +807,7 @@ impl Broker {
     /// Kafka's `maybeExpandIsr` after a follower's fetch.
     fn maybe_expand_isr(&mut self, ctx: &mut Ctx<'_>, tp: &TopicPartition, follower: NodeId) {
         let fenced = self.is_fenced(follower);
-        let rule = self.config.isr_expansion;
+        let rule = self.config.protocol.isr_expansion;
         let replica = &self.replicas[tp];
         let Role::Leader(leader) = &replica.role else { return };
         if leader.pending.is_some() || leader.isr.contains(&follower) || fenced {
@@ -1228,7 +1213,7 @@ mod tests {
         }
     }
 
-    fn produce(h: &mut Harness, correlation_id: u64, acks: AcksMode, values: &[u64]) {
+    fn produce(h: &mut Harness, correlation_id: u64, acks: Acks, values: &[u64]) {
         let records = values.iter().map(|&v| (0, v)).collect();
         h.deliver(PRODUCER, Msg::ProduceRequest { correlation_id, tp: tp(), acks, records });
     }
@@ -1267,9 +1252,9 @@ mod tests {
         h.start();
         h.register(0, 1);
         h.take_sends();
-        produce(&mut h, 1, AcksMode::Leader, &[10, 11]);
+        produce(&mut h, 1, Acks::Leader, &[10, 11]);
         assert_eq!(produce_result(&h.take_sends()), vec![Ok((0, 1))]);
-        produce(&mut h, 2, AcksMode::All, &[12]);
+        produce(&mut h, 2, Acks::All, &[12]);
         assert!(produce_result(&h.take_sends()).is_empty());
         follower_fetch(&mut h, 1, 1, 3);
         // b2 has not fetched yet: HW stays at 0.
@@ -1295,7 +1280,7 @@ mod tests {
         h.start();
         h.register(0, 2);
         h.take_sends();
-        produce(&mut h, 1, AcksMode::Leader, &[10]);
+        produce(&mut h, 1, Acks::Leader, &[10]);
         h.take_sends();
         let error = |m: Msg| match m {
             Msg::FetchResponse { error, .. } => error,
@@ -1329,7 +1314,7 @@ mod tests {
         let mut h = Harness::new(0);
         h.start();
         h.register(0, 1);
-        produce(&mut h, 1, AcksMode::Leader, &[10, 11, 12]);
+        produce(&mut h, 1, Acks::Leader, &[10, 11, 12]);
         h.take_sends();
         h.deliver(CONTROLLER, Msg::UpdateMetadata { image: image(2, 1, 2) });
         let sends = h.take_sends();
@@ -1405,11 +1390,11 @@ mod tests {
         let mut h = Harness::new(0);
         h.start();
         h.register(0, 1);
-        produce(&mut h, 1, AcksMode::All, &[10]);
+        produce(&mut h, 1, Acks::All, &[10]);
         h.take_sends();
         h.deliver(CONTROLLER, Msg::UpdateMetadata { image: image(2, 1, 2) });
         assert_eq!(produce_result(&h.take_sends()), vec![Err(ErrorCode::NotLeaderOrFollower)]);
-        produce(&mut h, 2, AcksMode::Leader, &[11]);
+        produce(&mut h, 2, Acks::Leader, &[11]);
         assert_eq!(produce_result(&h.take_sends()), vec![Err(ErrorCode::NotLeaderOrFollower)]);
     }
 
@@ -1418,7 +1403,7 @@ mod tests {
         let mut h = Harness::new(0);
         h.start();
         h.register(0, 1);
-        produce(&mut h, 1, AcksMode::Leader, &[10, 11]);
+        produce(&mut h, 1, Acks::Leader, &[10, 11]);
         // A process crash: memory gone, page cache kept.
         h.broker = Broker::new(BrokerConfig::defaults(CONTROLLER));
         h.effects.clear();
@@ -1429,7 +1414,7 @@ mod tests {
         // A stale push of the old state is not acted on before registration.
         h.deliver(CONTROLLER, Msg::UpdateMetadata { image: image(1, 0, 1) });
         assert!(!h.broker.replica(&tp()).unwrap().is_leader());
-        produce(&mut h, 2, AcksMode::Leader, &[12]);
+        produce(&mut h, 2, Acks::Leader, &[12]);
         assert_eq!(produce_result(&h.take_sends()), vec![Err(ErrorCode::NotLeaderOrFollower)]);
     }
 }

@@ -7,12 +7,12 @@ use crate::sim::node::NodeId;
 use crate::sim::time::{Duration, Instant};
 use crate::sim::{NetConfig, Sim, SimConfig};
 
-use super::broker::{Broker, BrokerConfig, IsrExpansion};
+use super::broker::{Broker, BrokerConfig};
 use super::consumer::{Consumer, ConsumerConfig};
 use super::controller::{Controller, ControllerConfig};
 use super::node::KafkaNode;
 use super::producer::{Producer, ProducerConfig};
-use super::protocol::{AcksMode, TopicPartition};
+use super::protocol::TopicPartition;
 
 /// How long dirty pages stay in the page cache before the OS writes them (Linux's
 /// `dirty_expire_centisecs`): Kafka never fsyncs its logs and relies on this.
@@ -148,7 +148,6 @@ impl Layout {
                 controller: self.controller,
                 broker: scenario.broker.clone(),
                 protocol: scenario.protocol.clone(),
-                isr_expansion: IsrExpansion::EpochStart,
             }));
         }
         if id == self.controller {
@@ -171,7 +170,7 @@ impl Layout {
                 index: i as u32,
                 topic: spec.topic.clone(),
                 partitions: topic.partitions.len() as u32,
-                acks: AcksMode::from(spec.acks),
+                acks: spec.acks,
                 rate: spec.rate,
                 keys: spec.keys,
                 brokers: self.brokers.clone(),

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 
+use crate::scenario::Acks;
 use crate::sim::node::{Context, NodeId, TimerId};
 use crate::sim::time::Duration;
 use crate::sim::trace::StableHasher;
@@ -20,8 +21,7 @@ use crate::sim::trace::StableHasher;
 use super::client::{MetadataCache, REQUEST_TIMEOUT_MS, next_backoff};
 use super::node::KafkaNode;
 use super::protocol::{
-    AcksMode, Entry, ErrorCode, KafkaObs, Msg, PRODUCE_BATCH_RECORDS_MAX, Timer, TopicPartition,
-    record_value,
+    Entry, ErrorCode, KafkaObs, Msg, PRODUCE_BATCH_RECORDS_MAX, Timer, TopicPartition, record_value,
 };
 
 type Ctx<'a> = Context<'a, KafkaNode>;
@@ -38,7 +38,7 @@ pub struct ProducerConfig {
     pub index: u32,
     pub topic: String,
     pub partitions: u32,
-    pub acks: AcksMode,
+    pub acks: Acks,
     /// Records per simulated second; 0 produces nothing.
     pub rate: u32,
     pub keys: u32,
@@ -302,7 +302,7 @@ impl Producer {
             leader,
             Msg::ProduceRequest { correlation_id, tp: queue.tp.clone(), acks, records },
         );
-        if acks == AcksMode::None {
+        if acks == Acks::None {
             // acks=0: fire and forget. The records are done the moment they are sent; the
             // history holds their `Sent` only (there is no offset to acknowledge).
             queue.records.drain(..count);

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::scenario::Acks;
 use crate::sim::node::NodeId;
 
 /// Kafka's `max.in.flight` is per connection; the skeleton keeps one request in flight per
@@ -129,27 +130,6 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The producer's `acks` on the wire. The same as [`crate::scenario::Acks`], which
-/// cannot travel in a message because it does not derive `Hash` (the trace hashes every
-/// message).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AcksMode {
-    /// acks=0: no response at all.
-    None,
-    Leader,
-    All,
-}
-
-impl From<crate::scenario::Acks> for AcksMode {
-    fn from(acks: crate::scenario::Acks) -> Self {
-        match acks {
-            crate::scenario::Acks::None => AcksMode::None,
-            crate::scenario::Acks::Leader => AcksMode::Leader,
-            crate::scenario::Acks::All => AcksMode::All,
-        }
-    }
-}
-
 /// A leader's metadata for one partition, as a client sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PartitionMetadata {
@@ -215,7 +195,7 @@ pub enum Msg {
     ProduceRequest {
         correlation_id: u64,
         tp: TopicPartition,
-        acks: AcksMode,
+        acks: Acks,
         /// (key, value) in send order.
         records: Vec<(u32, u64)>,
     },

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::duration::parse_duration;
 use super::error::Problem;
-use super::model::{BrokerSpec, HighWatermarkIsr, ProtocolSpec, Truncation};
+use super::model::{BrokerSpec, HighWatermarkIsr, IsrExpansion, ProtocolSpec, Truncation};
 use super::raw::{KafkaInt, RawBroker, RawProtocol};
 use super::spelling::did_you_mean;
 
@@ -126,6 +126,11 @@ const REQUEST_TIMEOUT_MS: Setting = Setting::ms(
     "how long an acks=all produce may wait for the in-sync replicas",
     "milliseconds, greater than 0 (Kafka's default: 30000)",
 );
+const LOG_RETENTION_CHECK_INTERVAL_MS: Setting = Setting::ms(
+    "log.retention.check.interval.ms",
+    "how often a broker deletes records that retention.ms or retention.bytes let go",
+    "milliseconds, greater than 0 (Kafka's default: 300000, 5 minutes)",
+);
 
 /// `[broker]`; an absent table or key is Kafka's default.
 pub fn broker(raw: Option<&RawBroker>) -> Result<BrokerSpec, Problem> {
@@ -169,6 +174,11 @@ pub fn broker(raw: Option<&RawBroker>) -> Result<BrokerSpec, Problem> {
         .unwrap_or(defaults.broker_heartbeat_interval_ms),
         request_timeout_ms: set(&raw.request_timeout_ms, &REQUEST_TIMEOUT_MS)?
             .unwrap_or(defaults.request_timeout_ms),
+        log_retention_check_interval_ms: set(
+            &raw.log_retention_check_interval_ms,
+            &LOG_RETENTION_CHECK_INTERVAL_MS,
+        )?
+        .unwrap_or(defaults.log_retention_check_interval_ms),
     };
     fetch_wait_within_lag_time(raw, &spec)?;
     session_outlasts_heartbeat(raw, &spec)?;
@@ -330,6 +340,16 @@ const HIGH_WATERMARK_ISRS: &[(&str, HighWatermarkIsr, &str)] = &[
     ("proposed", HighWatermarkIsr::Proposed, "in an ISR shrink, HW over the new ISR alone (R11)"),
 ];
 
+/// Each `isr_expansion` as the file writes it, and what it means.
+const ISR_EXPANSIONS: &[(&str, IsrExpansion, &str)] = &[
+    (
+        "epoch-start",
+        IsrExpansion::EpochStart,
+        "follower reached the HW and the leader's epoch start (the default)",
+    ),
+    ("high-watermark", IsrExpansion::HighWatermarkOnly, "follower reached the HW alone (R9)"),
+];
+
 /// `[protocol]`; an absent table or key is the correct, modern protocol.
 pub fn protocol(raw: Option<&RawProtocol>) -> Result<ProtocolSpec, Problem> {
     let modern = ProtocolSpec::modern();
@@ -353,6 +373,12 @@ pub fn protocol(raw: Option<&RawProtocol>) -> Result<ProtocolSpec, Problem> {
             .map(|h| one_of(h, "high_watermark_isr", HIGH_WATERMARK_ISRS))
             .transpose()?
             .unwrap_or(modern.high_watermark_isr),
+        isr_expansion: raw
+            .isr_expansion
+            .as_ref()
+            .map(|e| one_of(e, "isr_expansion", ISR_EXPANSIONS))
+            .transpose()?
+            .unwrap_or(modern.isr_expansion),
     })
 }
 
@@ -402,7 +428,6 @@ const NOT_SIMULATED: &[&str] = &[
     "log.dir",
     "log.dirs",
     "log.flush.scheduler.interval.ms",
-    "log.retention.check.interval.ms",
     "log.roll.hours",
     "log.roll.ms",
     "log.segment.bytes",
@@ -472,7 +497,8 @@ mod tests {
         let lines = TRUNCATIONS
             .iter()
             .map(|(name, _, meaning)| (name, meaning))
-            .chain(HIGH_WATERMARK_ISRS.iter().map(|(name, _, meaning)| (name, meaning)));
+            .chain(HIGH_WATERMARK_ISRS.iter().map(|(name, _, meaning)| (name, meaning)))
+            .chain(ISR_EXPANSIONS.iter().map(|(name, _, meaning)| (name, meaning)));
         for (name, meaning) in lines {
             let line = format!("  \"{name}\": {meaning}");
             assert!(line.chars().count() <= 88, "{line}");

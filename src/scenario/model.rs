@@ -65,6 +65,8 @@ pub struct BrokerSpec {
     pub broker_heartbeat_interval_ms: u64,
     /// `request.timeout.ms` (default 30000): how long an acks=all produce may wait.
     pub request_timeout_ms: u64,
+    /// `log.retention.check.interval.ms` (default 300000): how often retention runs.
+    pub log_retention_check_interval_ms: u64,
 }
 
 impl BrokerSpec {
@@ -83,6 +85,7 @@ impl BrokerSpec {
             broker_session_timeout_ms: 9_000,
             broker_heartbeat_interval_ms: 2_000,
             request_timeout_ms: 30_000,
+            log_retention_check_interval_ms: 300_000,
         }
     }
 }
@@ -99,6 +102,8 @@ pub struct ProtocolSpec {
     pub strict_min_isr: bool,
     /// Where the leader computes the HW during an ISR shrink (R11 of the catalogue).
     pub high_watermark_isr: HighWatermarkIsr,
+    /// When the leader may add a caught-up follower to the ISR (R9 of the catalogue).
+    pub isr_expansion: IsrExpansion,
 }
 
 impl ProtocolSpec {
@@ -109,6 +114,7 @@ impl ProtocolSpec {
             eligible_leader_replicas: true,
             strict_min_isr: true,
             high_watermark_isr: HighWatermarkIsr::CommittedAndPending,
+            isr_expansion: IsrExpansion::EpochStart,
         }
     }
 }
@@ -135,6 +141,17 @@ pub enum HighWatermarkIsr {
     Proposed,
 }
 
+/// When the leader may add a caught-up follower to the ISR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IsrExpansion {
+    /// KIP-320 rule 4 (Kafka's `isFollowerInSync`): the follower's LEO reached the HW
+    /// *and* the start offset of the leader's epoch (the default).
+    EpochStart,
+    /// The follower's LEO reached the HW alone, which a new leader's stale HW makes too
+    /// easy (R9).
+    HighWatermarkOnly,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkSpec {
     pub latency_min: Duration,
@@ -154,7 +171,9 @@ pub struct TopicSpec {
     pub replication_factor: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The producer's `acks`, in the scenario and on the wire (messages derive `Hash`: the
+/// trace hashes every message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Acks {
     /// acks=0: the producer does not wait for any answer.
     None,

@@ -52,11 +52,18 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "broker.session.timeout.ms",
             "broker.heartbeat.interval.ms",
             "request.timeout.ms",
+            "log.retention.check.interval.ms",
         ],
     ),
     (
         "[protocol]",
-        &["truncation", "eligible_leader_replicas", "strict_min_isr", "high_watermark_isr"],
+        &[
+            "truncation",
+            "eligible_leader_replicas",
+            "strict_min_isr",
+            "high_watermark_isr",
+            "isr_expansion",
+        ],
     ),
     ("[network]", &["latency", "loss", "duplicate", "ordered"]),
     ("[[topics]]", &["name", "partitions", "replication_factor"]),
@@ -146,6 +153,8 @@ pub struct RawBroker {
     pub broker_heartbeat_interval_ms: Option<Spanned<KafkaInt>>,
     #[serde(rename = "request.timeout.ms")]
     pub request_timeout_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "log.retention.check.interval.ms")]
+    pub log_retention_check_interval_ms: Option<Spanned<KafkaInt>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +164,7 @@ pub struct RawProtocol {
     pub eligible_leader_replicas: Option<bool>,
     pub strict_min_isr: Option<bool>,
     pub high_watermark_isr: Option<Spanned<String>>,
+    pub isr_expansion: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
