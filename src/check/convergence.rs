@@ -91,8 +91,8 @@ mod tests {
             log_end_offset: records.len() as u64,
             log_start_offset: 0,
             records,
-            isr: vec![],
-            pending_isr: vec![],
+            isr: &[],
+            pending_isr: &[],
         }
     }
 

@@ -40,10 +40,10 @@ pub struct ReplicaView<'a> {
     /// Records from `log_start_offset` to `log_end_offset`, dense.
     pub records: &'a [Record],
     /// A leader's ISR as it applies it (empty on followers).
-    pub isr: Vec<NodeId>,
+    pub isr: &'a [NodeId],
     /// A leader's proposed ISR change not yet committed by the controller (KIP-497's
     /// pending ISR); the HW must hold on `isr` and `pending_isr` together.
-    pub pending_isr: Vec<NodeId>,
+    pub pending_isr: &'a [NodeId],
 }
 
 /// The controller's committed state of one partition.

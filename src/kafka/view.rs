@@ -30,8 +30,8 @@ pub fn cluster_view<'a>(sim: &'a Sim<KafkaNode>, layout: &'a Layout) -> ClusterV
                         log_end_offset: log.log_end_offset(),
                         log_start_offset: log.log_start_offset(),
                         records: log.records(),
-                        isr: replica.isr().to_vec(),
-                        pending_isr: replica.pending_isr().to_vec(),
+                        isr: replica.isr(),
+                        pending_isr: replica.pending_isr(),
                     };
                     (tp.clone(), view)
                 })

@@ -36,8 +36,8 @@ fn follower_from(start: u64, records: &[Record], epoch: u32, hw: u64) -> Replica
         log_end_offset: log_start_offset + records.len() as u64,
         log_start_offset,
         records,
-        isr: Vec::new(),
-        pending_isr: Vec::new(),
+        isr: &[],
+        pending_isr: &[],
     }
 }
 
@@ -45,8 +45,8 @@ fn follower(records: &[Record], epoch: u32, hw: u64) -> ReplicaView<'_> {
     follower_from(0, records, epoch, hw)
 }
 
-fn leader<'a>(records: &'a [Record], epoch: u32, hw: u64, isr: &[NodeId]) -> ReplicaView<'a> {
-    ReplicaView { is_leader: true, isr: isr.to_vec(), ..follower(records, epoch, hw) }
+fn leader<'a>(records: &'a [Record], epoch: u32, hw: u64, isr: &'a [NodeId]) -> ReplicaView<'a> {
+    ReplicaView { is_leader: true, isr, ..follower(records, epoch, hw) }
 }
 
 fn broker<'a>(id: NodeId, replicas: Vec<(TopicPartition, ReplicaView<'a>)>) -> BrokerView<'a> {
