@@ -215,3 +215,168 @@ impl Consumer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Liveness of the consumer under the failures the soak nemesis causes: a lost fetch, a
+    //! restarted leader that does not know it leads yet, a partition without a leader. In
+    //! each case the consumer must go on fetching from whoever the metadata names next.
+
+    use super::*;
+    use crate::kafka::client::RETRY_BACKOFF_MAX_MS;
+    use crate::kafka::protocol::PartitionMetadata;
+    use crate::sim::node::Effects;
+    use crate::sim::{Disk, Instant, SimRng};
+
+    const B1: NodeId = NodeId(0);
+    const B2: NodeId = NodeId(1);
+    const B3: NodeId = NodeId(2);
+
+    type Sends = Vec<(NodeId, Msg)>;
+    type Timers = Vec<(Duration, Timer)>;
+
+    struct Harness {
+        consumer: Consumer,
+        disk: Disk<Entry>,
+        rng: SimRng,
+        effects: Effects<KafkaNode>,
+        timer_ids: u64,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let tp = TopicPartition::new("orders", 1);
+            let config = ConsumerConfig {
+                index: 0,
+                partitions: vec![tp],
+                topics: vec!["orders".to_string()],
+                brokers: vec![B1, B2, B3],
+            };
+            Harness {
+                consumer: Consumer::new(config),
+                disk: Disk::new(),
+                rng: SimRng::stream(1, "consumer-test"),
+                effects: Effects::default(),
+                timer_ids: 0,
+            }
+        }
+
+        fn with(&mut self, f: impl FnOnce(&mut Consumer, &mut Ctx<'_>)) {
+            let mut ctx = Context::detached(
+                NodeId(9),
+                Instant::ZERO,
+                &mut self.rng,
+                &mut self.disk,
+                &mut self.effects,
+                &mut self.timer_ids,
+            );
+            f(&mut self.consumer, &mut ctx);
+        }
+
+        /// Runs a handler; returns what it sent and the timers it set.
+        fn step(&mut self, f: impl FnOnce(&mut Consumer, &mut Ctx<'_>)) -> (Sends, Timers) {
+            self.effects.clear();
+            self.with(f);
+            let sends = self.effects.sends().to_vec();
+            let timers =
+                self.effects.timers_set().iter().map(|(_, d, t)| (*d, t.clone())).collect();
+            (sends, timers)
+        }
+
+        fn poll(&mut self) -> Sends {
+            self.step(|c, ctx| c.on_timer(ctx, Timer::ConsumerPoll)).0
+        }
+
+        fn metadata(&mut self, correlation_id: u64, leader: Option<NodeId>, epoch: u32) {
+            let tp = TopicPartition::new("orders", 1);
+            let partitions = vec![PartitionMetadata { tp, leader, leader_epoch: epoch }];
+            let msg = Msg::MetadataResponse { correlation_id, partitions };
+            self.step(|c, ctx| c.on_message(ctx, B1, msg));
+        }
+    }
+
+    fn metadata_request(sends: &[(NodeId, Msg)]) -> Option<u64> {
+        sends.iter().find_map(|(_, m)| match m {
+            Msg::MetadataRequest { correlation_id, .. } => Some(*correlation_id),
+            _ => None,
+        })
+    }
+
+    /// The fetch sent, as (broker, correlation id, epoch, offset).
+    fn fetch(sends: &[(NodeId, Msg)]) -> Option<(NodeId, u64, u32, u64)> {
+        sends.iter().find_map(|(to, m)| match m {
+            Msg::Fetch { correlation_id, current_leader_epoch, fetch_offset, .. } => {
+                Some((*to, *correlation_id, *current_leader_epoch, *fetch_offset))
+            }
+            _ => None,
+        })
+    }
+
+    fn started() -> Harness {
+        let mut h = Harness::new();
+        let (sends, _) = h.step(|c, ctx| c.on_start(ctx));
+        let cid = metadata_request(&sends).expect("metadata request on start");
+        h.metadata(cid, Some(B2), 1);
+        h
+    }
+
+    /// Seed 602's orders-1: the leader crashes with a fetch in flight (its response is
+    /// lost), comes back not knowing it leads (NOT_LEADER), and the controller moves the
+    /// leadership on. The consumer times the fetch out, refreshes, and follows the leader.
+    #[test]
+    fn a_lost_fetch_and_a_moved_leader_do_not_stall_the_partition() {
+        let mut h = started();
+        let (to, lost, epoch, offset) = fetch(&h.poll()).expect("first fetch");
+        assert_eq!((to, epoch, offset), (B2, 1, 0));
+        // While the fetch is out, polls do not send a second one.
+        assert_eq!(fetch(&h.poll()), None);
+        // The response never comes: the request times out, and metadata is refreshed.
+        let timeout = Timer::RequestTimeout { correlation_id: lost };
+        let (sends, timers) = h.step(|c, ctx| c.on_timer(ctx, timeout));
+        let refresh = metadata_request(&sends).expect("a timed-out fetch refreshes metadata");
+        assert!(timers.iter().all(|(d, _)| *d <= Duration::from_millis(REQUEST_TIMEOUT_MS)));
+        // The next poll fetches again from the leader it knows.
+        let (to, cid, _, _) = fetch(&h.poll()).expect("fetch retried after the timeout");
+        assert_eq!(to, B2);
+        // B2 restarted and answers NOT_LEADER: another refresh is wanted, and the metadata
+        // names B3 in epoch 2.
+        let response = Msg::FetchResponse {
+            correlation_id: cid,
+            tp: TopicPartition::new("orders", 1),
+            error: Some(ErrorCode::NotLeaderOrFollower),
+            high_watermark: 0,
+            log_start_offset: 0,
+            records: Vec::new(),
+        };
+        h.step(|c, ctx| c.on_message(ctx, B2, response));
+        h.metadata(refresh, Some(B3), 2);
+        let (to, _, epoch, offset) = fetch(&h.poll()).expect("fetch from the new leader");
+        assert_eq!((to, epoch, offset), (B3, 2, 0));
+    }
+
+    /// While a partition has no leader the consumer asks again, with a bounded back-off, and
+    /// fetches as soon as a leader is named.
+    #[test]
+    fn a_leaderless_partition_is_retried_with_a_bounded_backoff() {
+        let mut h = Harness::new();
+        let (sends, _) = h.step(|c, ctx| c.on_start(ctx));
+        let mut cid = metadata_request(&sends).expect("metadata request on start");
+        for _ in 0..20 {
+            let tp = TopicPartition::new("orders", 1);
+            let partitions = vec![PartitionMetadata { tp, leader: None, leader_epoch: 4 }];
+            let msg = Msg::MetadataResponse { correlation_id: cid, partitions };
+            let (_, timers) = h.step(|c, ctx| c.on_message(ctx, B1, msg));
+            let (backoff, _) = timers
+                .iter()
+                .find(|(_, t)| matches!(t, Timer::Retry { tp: None }))
+                .expect("a leaderless answer schedules a retry");
+            assert!(*backoff <= Duration::from_millis(RETRY_BACKOFF_MAX_MS));
+            assert_eq!(fetch(&h.poll()), None, "no leader, no fetch");
+            let (sends, _) = h.step(|c, ctx| c.on_timer(ctx, Timer::Retry { tp: None }));
+            cid = metadata_request(&sends).expect("the retry asks again");
+        }
+        h.metadata(cid, Some(B1), 5);
+        let (to, _, epoch, _) = fetch(&h.poll()).expect("fetch once a leader is named");
+        assert_eq!((to, epoch), (B1, 5));
+    }
+}

@@ -166,7 +166,7 @@ pub(super) fn valid_high_watermark(
                 names.get(leader_id),
                 leader.replica.leader_epoch,
                 names.list(&pv.isr),
-                names.list(&leader.replica.pending_isr)
+                names.list(leader.replica.pending_isr)
             ));
             return;
         }
