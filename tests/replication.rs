@@ -224,9 +224,9 @@ fn no_faults_acks_1_every_acked_record_is_read() {
 ///
 /// Timeline: b1 leads events-0 in epoch 1; power loss at 3 s; followers poll every 500 ms
 /// when idle, so the last 0-500 ms of b1's acknowledged records exist only on b1. b1 is
-/// back at 6 s with an empty log and waits (DUPLICATE_BROKER_REGISTRATION) until its old
-/// session expires near 11 s; the controller elects b2 in epoch 2, the producer's queued
-/// records land on the lost offsets, and the consumer reads them near 13 s. Measured over
+/// back at 6 s with an empty log and registers after an unclean shutdown: the controller
+/// fences its old registration at once (KIP-966) and elects b2 in epoch 2, the producer's
+/// queued records land on the lost offsets, and the consumer reads them. Measured over
 /// seeds 1..=40: lost-write (and nothing else) in every seed, 8 to 19 records.
 #[test]
 fn acks_1_leader_power_loss_loses_acked_writes() {
@@ -804,5 +804,63 @@ mod protocol {
         assert_eq!(r.controller_isr(), vec!["b1", "b2", "b3"]);
         assert!(r.violations.is_empty(), "{:?}", r.violations);
         assert_eq!(r.lost_acked(), vec![]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// KIP-966 unclean shutdown at re-registration, run through the runner so that the state
+// invariants (strong-isr, valid-high-watermark) and replica-divergence are checked too.
+// ---------------------------------------------------------------------------------------
+
+mod unclean_restart {
+    use super::*;
+    use kafsim::runner::run_seed;
+    use kafsim::scenario::{FaultSpec, FaultSpecKind};
+
+    fn crash_spec(at_ms: u64, for_ms: u64, node: &str, lose_unflushed: bool) -> FaultSpec {
+        FaultSpec {
+            at: Duration::from_millis(at_ms),
+            duration: Some(Duration::from_millis(for_ms)),
+            kind: FaultSpecKind::Crash { nodes: vec![node.into()], lose_unflushed },
+        }
+    }
+
+    fn report(r: &kafsim::runner::RunReport) -> String {
+        r.violations
+            .iter()
+            .map(|v| format!("[{}] {} {}\n", v.invariant, v.time, v.detail))
+            .collect()
+    }
+
+    /// One partition on b1, b2, b3 (b1 leads), min.insync.replicas=2, acks=1 (records keep
+    /// flowing while the HW is stuck), `log.flush.interval.ms` = 2 s.
+    ///
+    /// b2 crashes at 3 s and is back at 4.5 s: the leader's HW stops at b2's last fetch. b3
+    /// keeps fetching, flushes at 4 s, and loses power at 5 s: it is back at 6 s with the
+    /// records up to its 4 s flush, short of its last fetch offset, which the leader still
+    /// holds as b3's progress. Both restarts are unclean and well within the 9 s session.
+    ///
+    /// Before the fix the controller refused both new processes
+    /// (DUPLICATE_BROKER_REGISTRATION) until their old sessions expired. At 11.25 s it
+    /// fenced b2 and shrank the ISR to [b1, b3]; the leader then advanced its HW to b3's
+    /// pre-power-loss fetch offset (899) while b3 held 705 records, and still sat in the
+    /// ISR: strong-isr and valid-high-watermark, and had b1 failed then, b3 would have been
+    /// elected without committed records. Now each registration after an unclean shutdown
+    /// fences the old one at once and takes the broker out of every ISR and ELR
+    /// (KIP-966's `handleBrokerUncleanShutdown`); b2 and b3 rejoin through ISR expansion.
+    #[test]
+    fn unclean_restart_within_session_leaves_the_isr_at_once() {
+        let mut s = scenario(Acks::Leader);
+        s.topics = vec![TopicSpec { name: "events".into(), partitions: 1, replication_factor: 3 }];
+        s.broker.min_insync_replicas = 2;
+        s.broker.log_flush_interval_ms = Some(2_000);
+        s.run.duration = Duration::from_secs(20);
+        s.run.heal = Duration::from_secs(20);
+        s.faults =
+            vec![crash_spec(3_000, 1_500, "b2", false), crash_spec(5_000, 1_000, "b3", true)];
+        for seed in [1, 2, 3] {
+            let r = run_seed(&s, seed);
+            assert!(r.violations.is_empty(), "seed {seed}:\n{}", report(&r));
+        }
     }
 }

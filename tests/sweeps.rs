@@ -29,7 +29,7 @@ fn soak_default_protocol_is_clean() {
 fn nemesis_catches_the_high_watermark_variants() {
     for (path, seeds) in [
         ("scenarios/nemesis/hw-truncation.toml", 0..4),
-        ("scenarios/nemesis/proposed-isr.toml", 0..4),
+        ("scenarios/nemesis/proposed-isr.toml", 70..74),
     ] {
         let scenario = load(path);
         let seeds: Vec<u64> = seeds.collect();

@@ -14,6 +14,15 @@
 //! with ELR, members that leave an ISR smaller than `min.insync.replicas` become eligible
 //! leader replicas, and a broker that registers after an unclean shutdown leaves the ELR.
 //!
+//! A deliberate departure from Kafka 4.x: a broker that restarts after an unclean shutdown
+//! while its old session is still live is accepted at once (with ELR on): the old
+//! registration is fenced and the broker leaves every ISR and ELR. Kafka refuses such a
+//! registration (DUPLICATE_BROKER_REGISTRATION) until the old session expires, and for that
+//! window a broker whose power loss took committed records stays in the ISR, electable; the
+//! soak sweeps showed it breaking `strong-isr`, `valid-high-watermark` and, through a later
+//! election, `replica-divergence`. Bringing Kafka's window back as a `[protocol]` switch,
+//! and finding out whether it loses acknowledged writes, is an open issue.
+//!
 //! Metadata propagation: push. After every change the controller sends its full image
 //! (tagged with the metadata log's length, its version) to every broker; brokers apply an
 //! image only if it is newer than theirs, so they see changes in log order even when pushes
@@ -305,31 +314,33 @@ impl Controller {
         let live = session.incarnation.is_some()
             && !session.fenced
             && now.saturating_since(session.last_heartbeat) < self.session_timeout();
-        if live {
+        let unclean = !previous_clean_shutdown && self.config.eligible_leader_replicas;
+        if live && !unclean {
             // KRaft: another incarnation of this id still holds a valid session; the new
-            // process waits until that session expires.
+            // process waits until that session expires. (Without ELR, KIP-966's unclean
+            // shutdown handling does not exist: the variant keeps the old window.)
             let result = Err(ErrorCode::DuplicateBrokerRegistration);
             ctx.send(from, Msg::BrokerRegistrationResponse { incarnation, result });
             return;
         }
-        // The previous process is gone: whatever it led moves away and it leaves every ISR
-        // before the new one, with whatever its disk kept, joins.
-        if !self.sessions[&from].fenced {
-            self.fence(ctx, from);
-        }
-        if !previous_clean_shutdown {
-            // KIP-966: after an unclean shutdown the replica may have lost records below
-            // the HW, so it is no longer an eligible leader.
-            let in_elr: Vec<TopicPartition> = self
-                .partitions
-                .values()
-                .filter(|p| p.elr.contains(&from))
-                .map(|p| p.tp.clone())
-                .collect();
-            for tp in in_elr {
-                let change = Change { unclean_shutdown: Some(from), ..Change::default() };
-                self.apply_change(ctx, &tp, change, "unclean shutdown");
+        if unclean {
+            // KIP-966: the new process did not find a clean-shutdown marker, so the
+            // previous one died and its disk may have lost records below the HW. The old
+            // registration is fenced at once, even while its session would still be valid
+            // (it cannot heartbeat again: its process is gone), and the broker leaves every
+            // ISR and ELR (`ReplicationControlManager.handleBrokerUncleanShutdown`): it comes
+            // back only through ISR expansion, once it has caught up again.
+            if live {
+                ctx.annotate(format!(
+                    "{from:?} restarted after an unclean shutdown within its session: the old \
+                     registration is fenced"
+                ));
             }
+            self.handle_unclean_shutdown(ctx, from);
+        } else if !self.sessions[&from].fenced {
+            // The previous process is gone: whatever it led moves away and it leaves every
+            // ISR before the new one, with whatever its disk kept, joins.
+            self.fence(ctx, from);
         }
         let session = self.sessions.get_mut(&from).expect("known broker");
         session.incarnation = Some(incarnation);
@@ -408,6 +419,30 @@ impl Controller {
             self.apply_change(ctx, &tp, change, "broker fenced");
         }
         true
+    }
+
+    /// Kafka's `ReplicationControlManager.handleBrokerUncleanShutdown`: fences `broker` (its
+    /// leaderships move) and removes it from every ISR and every ELR, without making it an
+    /// eligible leader replica on the way (its log may have lost committed records).
+    fn handle_unclean_shutdown(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) {
+        let session = self.sessions.get_mut(&broker).expect("known broker");
+        if !session.fenced {
+            session.fenced = true;
+            self.persist(ctx, Entry::BrokerFencing { broker, fenced: true });
+        }
+        let affected: Vec<TopicPartition> = self
+            .partitions
+            .values()
+            .filter(|p| {
+                p.isr.contains(&broker) || p.elr.contains(&broker) || p.leader == Some(broker)
+            })
+            .map(|p| p.tp.clone())
+            .collect();
+        for tp in affected {
+            let isr = self.partitions[&tp].isr.iter().copied().filter(|&r| r != broker).collect();
+            let change = Change { target_isr: Some(isr), unclean_shutdown: Some(broker) };
+            self.apply_change(ctx, &tp, change, "unclean shutdown");
+        }
     }
 
     fn unfence(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) {
@@ -697,6 +732,49 @@ mod tests {
         assert!(matches!(accepted, Msg::BrokerRegistrationResponse { result: Ok(_), .. }));
         assert_eq!(h.controller.is_fenced(B[0]), Some(false));
         assert_eq!(h.leader(0), (Some(B[1]), 2));
+    }
+
+    /// KIP-966: a new incarnation that reports an unclean shutdown is not refused while the
+    /// old session would still be valid: the old registration is fenced at once and the
+    /// broker leaves every ISR (and never becomes an eligible leader on the way).
+    #[test]
+    fn unclean_restart_within_session_fences_old_registration_and_leaves_isrs() {
+        let mut h = Harness::new();
+        h.controller = Controller::new(ControllerConfig { min_insync_replicas: 2, ..config() });
+        h.with(|c, ctx| c.on_start(ctx));
+        for (i, &b) in B.iter().enumerate() {
+            h.register(b, 10 + i as u64);
+        }
+        h.at_ms(2_000);
+        h.effects.clear();
+        let msg = Msg::BrokerRegistration { incarnation: 20, previous_clean_shutdown: false };
+        h.with(|c, ctx| c.on_message(ctx, B[0], msg));
+        let accepted = h.effects.sends().iter().any(|(to, m)| {
+            *to == B[0] && matches!(m, Msg::BrokerRegistrationResponse { result: Ok(_), .. })
+        });
+        assert!(accepted, "registered at once");
+        assert_eq!(h.controller.is_fenced(B[0]), Some(false), "the new incarnation is live");
+        for p in [0, 1] {
+            let state = h.controller.partition(&TopicPartition::new("t", p)).unwrap();
+            assert!(!state.isr.contains(&B[0]) && !state.elr.contains(&B[0]), "{state:?}");
+        }
+        // b0 led t-0: leadership moved to b1 in a new epoch.
+        assert_eq!(h.leader(0), (Some(B[1]), 2));
+        // A clean previous shutdown keeps Kafka's rule: wait for the old session.
+        h.effects.clear();
+        let msg = Msg::BrokerRegistration { incarnation: 21, previous_clean_shutdown: true };
+        h.with(|c, ctx| c.on_message(ctx, B[1], msg));
+        let refused = h.effects.sends().iter().any(|(to, m)| {
+            *to == B[1]
+                && matches!(
+                    m,
+                    Msg::BrokerRegistrationResponse {
+                        result: Err(ErrorCode::DuplicateBrokerRegistration),
+                        ..
+                    }
+                )
+        });
+        assert!(refused);
     }
 
     #[test]
