@@ -93,6 +93,13 @@ struct Session {
     fenced: bool,
 }
 
+/// How a fenced broker went down: after an unclean one it also leaves the ELR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shutdown {
+    Clean,
+    Unclean,
+}
+
 /// Why a partition changes: what the builder removes and how it may elect.
 #[derive(Clone, Debug, Default)]
 struct Change {
@@ -402,22 +409,7 @@ impl Controller {
     /// Fences `broker`: it leaves every ISR and its leaderships move; true when the
     /// metadata changed.
     fn fence(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) -> bool {
-        let session = self.sessions.get_mut(&broker).expect("known broker");
-        if !session.fenced {
-            session.fenced = true;
-            self.persist(ctx, Entry::BrokerFencing { broker, fenced: true });
-        }
-        let affected: Vec<TopicPartition> = self
-            .partitions
-            .values()
-            .filter(|p| p.isr.contains(&broker) || p.leader == Some(broker))
-            .map(|p| p.tp.clone())
-            .collect();
-        for tp in affected {
-            let isr = self.partitions[&tp].isr.iter().copied().filter(|&r| r != broker).collect();
-            let change = Change { target_isr: Some(isr), ..Change::default() };
-            self.apply_change(ctx, &tp, change, "broker fenced");
-        }
+        self.fence_and_remove(ctx, broker, Shutdown::Clean);
         true
     }
 
@@ -425,23 +417,34 @@ impl Controller {
     /// leaderships move) and removes it from every ISR and every ELR, without making it an
     /// eligible leader replica on the way (its log may have lost committed records).
     fn handle_unclean_shutdown(&mut self, ctx: &mut Ctx<'_>, broker: NodeId) {
+        self.fence_and_remove(ctx, broker, Shutdown::Unclean);
+    }
+
+    /// Fences `broker` and takes it out of every ISR, and also out of every ELR after an
+    /// unclean shutdown.
+    fn fence_and_remove(&mut self, ctx: &mut Ctx<'_>, broker: NodeId, shutdown: Shutdown) {
         let session = self.sessions.get_mut(&broker).expect("known broker");
         if !session.fenced {
             session.fenced = true;
             self.persist(ctx, Entry::BrokerFencing { broker, fenced: true });
         }
+        let unclean = shutdown == Shutdown::Unclean;
         let affected: Vec<TopicPartition> = self
             .partitions
             .values()
             .filter(|p| {
-                p.isr.contains(&broker) || p.elr.contains(&broker) || p.leader == Some(broker)
+                p.isr.contains(&broker)
+                    || p.leader == Some(broker)
+                    || (unclean && p.elr.contains(&broker))
             })
             .map(|p| p.tp.clone())
             .collect();
         for tp in affected {
             let isr = self.partitions[&tp].isr.iter().copied().filter(|&r| r != broker).collect();
-            let change = Change { target_isr: Some(isr), unclean_shutdown: Some(broker) };
-            self.apply_change(ctx, &tp, change, "unclean shutdown");
+            let change =
+                Change { target_isr: Some(isr), unclean_shutdown: unclean.then_some(broker) };
+            let why = if unclean { "unclean shutdown" } else { "broker fenced" };
+            self.apply_change(ctx, &tp, change, why);
         }
     }
 
