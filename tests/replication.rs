@@ -6,43 +6,38 @@ use kafsim::check::Violation;
 use kafsim::check::history::check;
 use kafsim::kafka::protocol::{KafkaObs, TopicPartition};
 use kafsim::kafka::{KafkaNode, Layout, build_sim};
-use kafsim::scenario::{
-    Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec, Scenario,
-    TopicSpec,
-};
+use kafsim::scenario::{Acks, Scenario, TopicSpec};
 use kafsim::sim::{Duration, Fault, FaultKind, Instant, NodeId, Sim};
 
 const FAULT_PHASE: Duration = Duration::from_secs(10);
 const HEAL_PHASE: Duration = Duration::from_secs(15);
 
 fn scenario(acks: Acks) -> Scenario {
-    Scenario {
-        name: "skeleton".into(),
-        description: "walking skeleton".into(),
-        run: RunSpec { duration: FAULT_PHASE, heal: HEAL_PHASE, seed: 1 },
-        cluster: ClusterSpec { brokers: 3 },
-        broker: kafsim::scenario::BrokerSpec::kafka_defaults(),
-        protocol: kafsim::scenario::ProtocolSpec::modern(),
-        network: NetworkSpec {
-            latency_min: Duration::from_millis(1),
-            latency_max: Duration::from_millis(5),
-            loss: 0.0,
-            duplicate: 0.0,
-            ordered: true,
-        },
-        topics: vec![TopicSpec { name: "events".into(), partitions: 3, replication_factor: 3 }],
-        producers: vec![ProducerSpec {
-            name: "p1".into(),
-            topic: "events".into(),
-            acks,
-            rate: 200,
-            keys: 8,
-        }],
-        consumers: vec![ConsumerSpec { name: "c1".into(), topics: vec!["events".into()] }],
-        faults: vec![],
-        nemesis: None,
-        expect: Expect { outcome: Outcome::Pass, violations: vec![] },
-    }
+    let text = r#"
+        name = "skeleton"
+        description = "walking skeleton"
+        [run]
+        duration = "10s"
+        heal = "15s"
+        [cluster]
+        brokers = 3
+        [[topics]]
+        name = "events"
+        partitions = 3
+        replication_factor = 3
+        [[producers]]
+        name = "p1"
+        topic = "events"
+        rate = 200
+        [[consumers]]
+        name = "c1"
+        topics = ["events"]
+    "#;
+    let mut scenario = kafsim::scenario::parse("skeleton.toml", text).expect("valid scenario");
+    assert_eq!(scenario.run.duration, FAULT_PHASE);
+    assert_eq!(scenario.run.heal, HEAL_PHASE);
+    scenario.producers[0].acks = acks;
+    scenario
 }
 
 fn at_ms(ms: u64) -> Instant {

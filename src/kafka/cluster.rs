@@ -233,49 +233,33 @@ pub fn build_sim(scenario: &Scenario, seed: u64, record_trace: bool) -> (Sim<Kaf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{
-        Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec,
-        TopicSpec,
-    };
 
-    pub(crate) fn scenario() -> Scenario {
-        Scenario {
-            name: "t".into(),
-            description: String::new(),
-            run: RunSpec {
-                duration: Duration::from_secs(1),
-                heal: Duration::from_secs(1),
-                seed: 1,
-            },
-            cluster: ClusterSpec { brokers: 3 },
-            broker: crate::scenario::BrokerSpec::kafka_defaults(),
-            protocol: crate::scenario::ProtocolSpec::modern(),
-            network: NetworkSpec {
-                latency_min: Duration::from_millis(1),
-                latency_max: Duration::from_millis(5),
-                loss: 0.0,
-                duplicate: 0.0,
-                ordered: true,
-            },
-            topics: vec![
-                TopicSpec { name: "a".into(), partitions: 3, replication_factor: 3 },
-                TopicSpec { name: "b".into(), partitions: 2, replication_factor: 2 },
-            ],
-            producers: vec![ProducerSpec {
-                name: "p1".into(),
-                topic: "a".into(),
-                acks: Acks::All,
-                rate: 10,
-                keys: 4,
-            }],
-            consumers: vec![ConsumerSpec {
-                name: "c1".into(),
-                topics: vec!["a".into(), "b".into()],
-            }],
-            faults: vec![],
-            nemesis: None,
-            expect: Expect { outcome: Outcome::Pass, violations: vec![] },
-        }
+    fn scenario() -> Scenario {
+        let text = r#"
+            name = "t"
+            description = "two topics, RF 3 and RF 2"
+            [run]
+            duration = "1s"
+            [cluster]
+            brokers = 3
+            [[topics]]
+            name = "a"
+            partitions = 3
+            replication_factor = 3
+            [[topics]]
+            name = "b"
+            partitions = 2
+            replication_factor = 2
+            [[producers]]
+            name = "p1"
+            topic = "a"
+            rate = 10
+            keys = 4
+            [[consumers]]
+            name = "c1"
+            topics = ["a", "b"]
+        "#;
+        crate::scenario::parse("t.toml", text).expect("valid test scenario")
     }
 
     #[test]
