@@ -212,6 +212,7 @@ violations = ["lost-write"]
             broker_heartbeat_interval_ms: 1_500,
             request_timeout_ms: 20_000,
             log_retention_check_interval_ms: 10_000,
+            ..BrokerSpec::kafka_defaults()
         },
         protocol: ProtocolSpec {
             truncation: Truncation::HighWatermark,
@@ -219,6 +220,7 @@ violations = ["lost-write"]
             strict_min_isr: false,
             high_watermark_isr: HighWatermarkIsr::Proposed,
             isr_expansion: IsrExpansion::HighWatermarkOnly,
+            ..ProtocolSpec::modern()
         },
         network: NetworkSpec {
             latency_min: ms(1),
@@ -229,29 +231,19 @@ violations = ["lost-write"]
         },
         topics: vec![TopicSpec { name: "events".into(), partitions: 3, replication_factor: 3 }],
         producers: vec![
+            ProducerSpec::kafka_defaults("p1", "events", 200, 8),
             ProducerSpec {
-                name: "p1".into(),
-                topic: "events".into(),
-                acks: Acks::All,
-                rate: 200,
-                keys: 8,
-            },
-            ProducerSpec {
-                name: "p2".into(),
-                topic: "events".into(),
                 acks: Acks::Leader,
-                rate: 10,
-                keys: 8,
+                idempotent: false,
+                ..ProducerSpec::kafka_defaults("p2", "events", 10, 8)
             },
             ProducerSpec {
-                name: "p3".into(),
-                topic: "events".into(),
                 acks: Acks::None,
-                rate: 10,
-                keys: 8,
+                idempotent: false,
+                ..ProducerSpec::kafka_defaults("p3", "events", 10, 8)
             },
         ],
-        consumers: vec![ConsumerSpec { name: "c1".into(), topics: names(&["events"]) }],
+        consumers: vec![ConsumerSpec::groupless("c1", &["events"])],
         faults: vec![
             FaultSpec {
                 at: ms(5_000),

@@ -74,11 +74,8 @@ mod tests {
         epochs
             .iter()
             .enumerate()
-            .map(|(offset, &epoch)| Record {
-                offset: offset as u64,
-                leader_epoch: epoch,
-                key: 0,
-                value: 100 * epoch as u64 + offset as u64,
+            .map(|(offset, &epoch)| {
+                Record::data(offset as u64, epoch, 0, 100 * epoch as u64 + offset as u64)
             })
             .collect()
     }

@@ -215,7 +215,15 @@ pub fn check_with_grace(
             KafkaObs::PositionReset { tp, from, .. } => {
                 last_reset.insert((tp.clone(), o.node), (o.time, *from));
             }
-            KafkaObs::Sent { .. } | KafkaObs::Throttled { .. } => {}
+            KafkaObs::Sent { .. }
+            | KafkaObs::Throttled { .. }
+            | KafkaObs::SendFailed { .. }
+            | KafkaObs::ProducerId { .. }
+            | KafkaObs::Processed { .. }
+            | KafkaObs::CommitDone { .. }
+            | KafkaObs::OffsetFetched { .. }
+            | KafkaObs::Assigned { .. }
+            | KafkaObs::Revoked { .. } => {}
         }
     }
 

@@ -159,7 +159,7 @@ struct Claim {
 }
 
 /// One broker's replica as last seen.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct ReplicaTrack {
     /// The call it was last seen in (alive).
     call: u64,
@@ -302,7 +302,7 @@ impl StateChecker {
                 let part = &mut self.partitions[at];
                 let id = broker.id;
                 let recovering = part.replicas.get(&id).is_some_and(|t| t.recovering);
-                let prev = part.replicas.get(&id).copied().filter(|t| t.call + 1 == call);
+                let prev = part.replicas.get(&id).cloned().filter(|t| t.call + 1 == call);
                 let mut report = |invariant, detail| found.push(finding(invariant, tp, detail));
                 simple::hw_below_leo(id, replica, &names, &mut |d| report(HW_LEO, d));
                 simple::broker_epoch(id, prev.as_ref(), replica, &names, &mut |d| report(MONO, d));
@@ -332,7 +332,7 @@ impl StateChecker {
                             .log_end_offset
                             .checked_sub(1)
                             .and_then(|o| replica.record_at(o))
-                            .copied(),
+                            .cloned(),
                         stable,
                         recovering,
                     },
@@ -445,9 +445,9 @@ fn unchanged_below(prev: &ReplicaTrack, replica: &ReplicaView) -> u64 {
     if replica.log_end_offset < prev.leo {
         return replica.log_end_offset;
     }
-    match prev.tail {
+    match &prev.tail {
         Some(tail) => match replica.record_at(tail.offset) {
-            Some(now) if *now != tail => 0,
+            Some(now) if now != tail => 0,
             _ => prev.leo,
         },
         None => prev.leo,

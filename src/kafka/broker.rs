@@ -30,6 +30,9 @@
 //! Followers poll: an idle follower fetches again every `replica.fetch.wait.max.ms`
 //! instead of Kafka's long poll at the leader, so acks=all latency is up to that long.
 
+mod groups;
+mod idempotence;
+
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::scenario::{Acks, BrokerSpec, HighWatermarkIsr, IsrExpansion, ProtocolSpec, Truncation};
@@ -39,9 +42,10 @@ use crate::sim::time::{Duration, Instant};
 use super::log::PartitionLog;
 use super::node::KafkaNode;
 use super::producer::BOOT_FILE;
+use super::producer_state::{BatchCheck, ProducerStateTable};
 use super::protocol::{
-    Entry, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, PartitionMetadata, PartitionState,
-    Record, Timer, TopicPartition,
+    Entry, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, NewRecord, OffsetSpec,
+    PartitionMetadata, PartitionState, ProducerBatch, Record, Timer, TopicPartition,
 };
 
 type Ctx<'a> = Context<'a, KafkaNode>;
@@ -87,6 +91,15 @@ struct DelayedProduce {
     deadline: Instant,
 }
 
+/// A produce request's header, as the leader handles it.
+#[derive(Clone, Copy, Debug)]
+struct ProduceRequest {
+    from: NodeId,
+    correlation_id: u64,
+    acks: Acks,
+    producer: Option<ProducerBatch>,
+}
+
 /// What the leader knows of one follower (Kafka's `Replica` state).
 #[derive(Clone, Debug)]
 struct FollowerProgress {
@@ -117,6 +130,8 @@ struct LeaderState {
     /// The LEO when this replica became leader: where its epoch starts.
     epoch_start_offset: u64,
     purgatory: VecDeque<DelayedProduce>,
+    /// Idempotent producers' last batches, rebuilt from the log when leadership starts.
+    producers: ProducerStateTable,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +210,10 @@ pub struct Broker {
     metadata: Option<MetadataImage>,
     replicas: BTreeMap<TopicPartition, Replica>,
     next_correlation_id: u64,
+    /// Producer ids this broker may hand out (a block from the controller).
+    producer_ids: idempotence::ProducerIdBlock,
+    /// The group coordinators of the `__consumer_offsets` partitions this broker leads.
+    groups: groups::GroupHost,
 }
 
 fn ms(d: u64) -> Duration {
@@ -212,6 +231,8 @@ impl Broker {
             metadata: None,
             replicas: BTreeMap::new(),
             next_correlation_id: 0,
+            producer_ids: idempotence::ProducerIdBlock::default(),
+            groups: groups::GroupHost::default(),
         }
     }
 
@@ -288,6 +309,7 @@ impl Broker {
         if spec.retention_ms.is_some() || spec.retention_bytes.is_some() {
             ctx.set_timer(ms(spec.log_retention_check_interval_ms), Timer::RetentionCheck);
         }
+        self.start_group_coordinator(ctx);
     }
 
     fn send_heartbeat(&mut self, ctx: &mut Ctx<'_>) {
@@ -359,6 +381,7 @@ impl Broker {
                 }
                 ctx.set_timer(ms(spec.log_retention_check_interval_ms), Timer::RetentionCheck);
             }
+            Timer::GroupCoordinatorTick => self.group_coordinator_tick(ctx),
             other => panic!("broker got a foreign timer {other:?}"),
         }
     }
@@ -415,9 +438,33 @@ impl Broker {
                     .collect();
                 ctx.send(from, Msg::MetadataResponse { correlation_id, partitions });
             }
-            Msg::ProduceRequest { correlation_id, tp, acks, records } => {
-                self.handle_produce(ctx, from, correlation_id, tp, acks, records);
+            Msg::ProduceRequest { correlation_id, tp, acks, producer, records } => {
+                let request = ProduceRequest { from, correlation_id, acks, producer };
+                self.handle_produce(ctx, request, tp, records);
             }
+            Msg::InitProducerId { correlation_id } => {
+                self.handle_init_producer_id(ctx, from, correlation_id);
+            }
+            Msg::AllocateProducerIdsResponse { result } => {
+                self.handle_allocate_producer_ids_response(ctx, result);
+            }
+            Msg::ListOffsets { correlation_id, tp, current_leader_epoch, spec } => {
+                let result = self.check_leader(&tp, current_leader_epoch).map(|replica| {
+                    let offset = match spec {
+                        OffsetSpec::Earliest => replica.log.log_start_offset(),
+                        OffsetSpec::Latest => replica.log.high_watermark(),
+                    };
+                    (offset, replica.leader_epoch)
+                });
+                ctx.send(from, Msg::ListOffsetsResponse { correlation_id, tp, result });
+            }
+            msg @ (Msg::FindCoordinator { .. }
+            | Msg::JoinGroup { .. }
+            | Msg::SyncGroup { .. }
+            | Msg::Heartbeat { .. }
+            | Msg::LeaveGroup { .. }
+            | Msg::OffsetCommit { .. }
+            | Msg::OffsetFetch { .. }) => self.handle_group_request(ctx, from, msg),
             Msg::Fetch { correlation_id, tp, replica_id, current_leader_epoch, fetch_offset } => {
                 self.handle_fetch(
                     ctx,
@@ -576,6 +623,7 @@ impl Broker {
                     followers,
                     epoch_start_offset: leo,
                     purgatory: VecDeque::new(),
+                    producers: ProducerStateTable::default(),
                 });
                 ctx.annotate(format!(
                     "{tp}: leader in epoch {} at LEO {leo} HW {} ISR {:?}",
@@ -583,6 +631,7 @@ impl Broker {
                     replica.log.high_watermark(),
                     state.isr
                 ));
+                self.rebuild_producer_state(ctx, tp);
                 self.maybe_advance_high_watermark(ctx, tp);
             }
             Some(leader) => {
@@ -616,6 +665,8 @@ impl Broker {
                 ctx.annotate(format!("{tp}: no leader in epoch {}", state.leader_epoch));
             }
         }
+        // A coordinator moves with the leadership of its `__consumer_offsets` partition.
+        self.coordinator_leadership_changed(ctx, tp);
     }
 
     /// The replica of `tp` if this broker leads it.
@@ -645,12 +696,11 @@ impl Broker {
     fn handle_produce(
         &mut self,
         ctx: &mut Ctx<'_>,
-        from: NodeId,
-        correlation_id: u64,
+        request: ProduceRequest,
         tp: TopicPartition,
-        acks: Acks,
         records: Vec<(u32, u64)>,
     ) {
+        let ProduceRequest { from, correlation_id, acks, producer } = request;
         let reply = |ctx: &mut Ctx<'_>, tp: &TopicPartition, result| {
             // acks=0: the producer waits for nothing, so it gets nothing (Kafka even closes
             // the connection on an error).
@@ -667,14 +717,31 @@ impl Broker {
         if acks == Acks::All && isr_len < self.min_isr() {
             return reply(ctx, &tp, Err(ErrorCode::NotEnoughReplicas));
         }
+        // Idempotence: a retried batch is answered with its first append; a gap or a stale
+        // epoch is refused.
+        let stamp = match producer {
+            None => None,
+            Some(batch) => match self.check_producer_batch(&tp, batch, records.len()) {
+                Ok(BatchCheck::Append(stamp)) => Some(stamp),
+                Ok(BatchCheck::Duplicate { base_offset, leader_epoch }) => {
+                    return reply(ctx, &tp, Ok((base_offset, leader_epoch)));
+                }
+                Err(error) => return reply(ctx, &tp, Err(error)),
+            },
+        };
         let now = ctx.now();
         let flush_messages = self.config.broker.log_flush_interval_messages;
         let timeout = ms(self.config.broker.request_timeout_ms);
         let replica = self.replicas.get_mut(&tp).expect("leader checked");
         let base_offset = replica.log.log_end_offset();
         for (key, value) in records {
-            replica.log.append_as_leader(ctx.disk(), epoch, key, value, now.as_millis());
+            let record = NewRecord { key, value, producer: stamp, coordinator: None };
+            replica.log.append_as_leader(ctx.disk(), epoch, record, now.as_millis());
         }
+        if let Some(stamp) = stamp {
+            self.record_producer_batch(&tp, stamp, base_offset, epoch);
+        }
+        let replica = self.replicas.get_mut(&tp).expect("leader checked");
         if flush_messages.is_some_and(|n| replica.log.unflushed_messages() >= n) {
             replica.log.flush(ctx.disk());
         }
@@ -748,6 +815,7 @@ impl Broker {
                 },
             );
         }
+        self.coordinator_high_watermark_moved(ctx, tp);
     }
 
     /// Sends an ISR change to the controller and records it as pending.
@@ -1109,6 +1177,8 @@ impl Broker {
             replica.log.flush(ctx.disk());
         }
         replica.log.set_follower_high_watermark(high_watermark);
+        self.coordinator_high_watermark_moved(ctx, &tp);
+        let replica = self.replicas.get_mut(&tp).expect("follower replica");
         // Kafka's follower follows the leader's log start offset (up to its own HW).
         if leader_log_start_offset > replica.log.log_start_offset() {
             replica.log.advance_log_start_offset(ctx.disk(), leader_log_start_offset);
@@ -1215,7 +1285,10 @@ mod tests {
 
     fn produce(h: &mut Harness, correlation_id: u64, acks: Acks, values: &[u64]) {
         let records = values.iter().map(|&v| (0, v)).collect();
-        h.deliver(PRODUCER, Msg::ProduceRequest { correlation_id, tp: tp(), acks, records });
+        h.deliver(
+            PRODUCER,
+            Msg::ProduceRequest { correlation_id, tp: tp(), acks, producer: None, records },
+        );
     }
 
     fn produce_result(sends: &[(NodeId, Msg)]) -> Vec<Result<(u64, u32), ErrorCode>> {
@@ -1351,7 +1424,7 @@ mod tests {
         else {
             panic!("{sends:?}")
         };
-        let records = vec![Record { offset: 1, leader_epoch: 2, key: 0, value: 20 }];
+        let records = vec![Record::data(1, 2, 0, 20)];
         h.deliver(
             NodeId(1),
             Msg::FetchResponse {
@@ -1370,7 +1443,7 @@ mod tests {
         // answer (duplicated by the network) is ignored.
         let sends = h.take_sends();
         assert!(sends.iter().any(|(_, m)| matches!(m, Msg::Fetch { fetch_offset: 2, .. })));
-        let stale = vec![Record { offset: 1, leader_epoch: 2, key: 0, value: 20 }];
+        let stale = vec![Record::data(1, 2, 0, 20)];
         h.deliver(
             NodeId(1),
             Msg::FetchResponse {

@@ -1,7 +1,7 @@
 //! Building a simulated cluster from a scenario: which node is who, where every partition's
 //! replicas live, and the `Sim` with every node added in a fixed order.
 
-use crate::scenario::{FaultSpec, FaultSpecKind, Scenario};
+use crate::scenario::{FaultSpec, FaultSpecKind, Scenario, TopicSpec};
 use crate::sim::fault::{Fault, FaultKind};
 use crate::sim::node::NodeId;
 use crate::sim::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use super::consumer::{Consumer, ConsumerConfig};
 use super::controller::{Controller, ControllerConfig};
 use super::node::KafkaNode;
 use super::producer::{Producer, ProducerConfig};
-use super::protocol::TopicPartition;
+use super::protocol::{CONSUMER_OFFSETS, TopicPartition};
 
 /// How long dirty pages stay in the page cache before the OS writes them (Linux's
 /// `dirty_expire_centisecs`): Kafka never fsyncs its logs and relies on this.
@@ -51,9 +51,18 @@ impl Layout {
         let controller = add("controller");
         let producers = scenario.producers.iter().map(|p| add(&p.name)).collect();
         let consumers = scenario.consumers.iter().map(|c| add(&c.name)).collect();
+        // Kafka creates `__consumer_offsets` at the first FindCoordinator; here it exists
+        // from the start when some consumer belongs to a group.
+        let offsets_topic =
+            scenario.consumers.iter().any(|c| c.group.is_some()).then(|| TopicSpec {
+                name: CONSUMER_OFFSETS.to_string(),
+                partitions: scenario.broker.offsets_topic_num_partitions,
+                replication_factor: scenario.broker.offsets_topic_replication_factor,
+            });
         let topics = scenario
             .topics
             .iter()
+            .chain(&offsets_topic)
             .enumerate()
             .map(|(topic_idx, t)| {
                 let rf = t.replication_factor;
@@ -168,12 +177,9 @@ impl Layout {
             });
             return KafkaNode::Producer(Producer::new(ProducerConfig {
                 index: i as u32,
-                topic: spec.topic.clone(),
                 partitions: topic.partitions.len() as u32,
-                acks: spec.acks,
-                rate: spec.rate,
-                keys: spec.keys,
                 brokers: self.brokers.clone(),
+                spec: spec.clone(),
             }));
         }
         if let Some(i) = self.consumers.iter().position(|&c| c == id) {
@@ -191,8 +197,9 @@ impl Layout {
             return KafkaNode::Consumer(Consumer::new(ConsumerConfig {
                 index: i as u32,
                 partitions,
-                topics: spec.topics.clone(),
                 brokers: self.brokers.clone(),
+                spec: spec.clone(),
+                truncation_detection: scenario.protocol.consumer_truncation_detection,
             }));
         }
         panic!("no node with id {id:?}");

@@ -2,13 +2,16 @@
 //! group, no commits), fetching from each partition's leader, and records every record it
 //! reads. After a crash it starts again from 0.
 
+use crate::scenario::ConsumerSpec;
 use crate::sim::node::{Context, NodeId, TimerId};
 use crate::sim::time::Duration;
 
 use super::client::{MetadataCache, REQUEST_TIMEOUT_MS};
 use super::node::KafkaNode;
 use super::producer::BOOT_FILE;
-use super::protocol::{Entry, ErrorCode, KafkaObs, Msg, Record, Timer, TopicPartition};
+use super::protocol::{
+    Entry, ErrorCode, KafkaObs, Msg, Record, ResetReason, Timer, TopicPartition,
+};
 
 type Ctx<'a> = Context<'a, KafkaNode>;
 
@@ -22,8 +25,11 @@ pub struct ConsumerConfig {
     pub index: u32,
     /// Every partition of its topics.
     pub partitions: Vec<TopicPartition>,
-    pub topics: Vec<String>,
     pub brokers: Vec<NodeId>,
+    /// Kafka's consumer configs, its topics and group.
+    pub spec: ConsumerSpec,
+    /// KIP-320 position validation after leader changes (`[protocol]`).
+    pub truncation_detection: bool,
 }
 
 /// A fetch response's payload.
@@ -52,7 +58,7 @@ impl Consumer {
     pub fn new(config: ConsumerConfig) -> Self {
         let metadata = MetadataCache::new(
             config.brokers.clone(),
-            config.topics.clone(),
+            config.spec.topics.clone(),
             config.index as usize,
         );
         let fetchers = config
@@ -188,7 +194,12 @@ impl Consumer {
                     fetcher.position
                 ));
                 let (from, to) = (fetcher.position, log_start_offset);
-                ctx.observe(KafkaObs::PositionReset { tp, from, to });
+                ctx.observe(KafkaObs::PositionReset {
+                    tp,
+                    from,
+                    to,
+                    reason: ResetReason::OutOfRange,
+                });
                 fetcher.position = log_start_offset;
                 return;
             }
@@ -249,8 +260,9 @@ mod tests {
             let config = ConsumerConfig {
                 index: 0,
                 partitions: vec![tp],
-                topics: vec!["orders".to_string()],
                 brokers: vec![B1, B2, B3],
+                spec: ConsumerSpec::groupless("c1", &["orders"]),
+                truncation_detection: true,
             };
             Harness {
                 consumer: Consumer::new(config),

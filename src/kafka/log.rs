@@ -20,7 +20,7 @@
 
 use crate::sim::disk::{Disk, FileId};
 
-use super::protocol::{Entry, Record, TopicPartition};
+use super::protocol::{Entry, NewRecord, Record, TopicPartition};
 
 /// How many bytes a record counts for `retention.bytes` (a small Kafka record batch with
 /// one record of a few bytes of key and value).
@@ -94,7 +94,7 @@ impl PartitionLog {
                     log.high_watermark = *start;
                 }
                 Entry::Record(record, timestamp_ms) if i > 0 => {
-                    log.push_in_memory(*record, *timestamp_ms)
+                    log.push_in_memory(record.clone(), *timestamp_ms)
                 }
                 other => panic!("{}: entry {i} of the log file is {other:?}", log.tp),
             }
@@ -170,8 +170,8 @@ impl PartitionLog {
         if disk.read(self.file).is_empty() {
             disk.append(self.file, Entry::LogStartOffset(self.log_start_offset));
         }
+        disk.append(self.file, Entry::Record(record.clone(), now_ms));
         self.push_in_memory(record, now_ms);
-        disk.append(self.file, Entry::Record(record, now_ms));
         self.unflushed_messages += 1;
     }
 
@@ -180,12 +180,11 @@ impl PartitionLog {
         &mut self,
         disk: &mut Disk<Entry>,
         leader_epoch: u32,
-        key: u32,
-        value: u64,
+        record: NewRecord,
         now_ms: u64,
     ) -> u64 {
         let offset = self.log_end_offset();
-        self.append(disk, Record { offset, leader_epoch, key, value }, now_ms);
+        self.append(disk, record.at(offset, leader_epoch), now_ms);
         offset
     }
 
@@ -266,7 +265,7 @@ impl PartitionLog {
         let mut entries = Vec::with_capacity(self.records.len() + 1);
         entries.push(Entry::LogStartOffset(offset));
         entries.extend(
-            self.records.iter().zip(&self.timestamps_ms).map(|(r, t)| Entry::Record(*r, *t)),
+            self.records.iter().zip(&self.timestamps_ms).map(|(r, t)| Entry::Record(r.clone(), *t)),
         );
         // Deleting segment files is a metadata change the file system journals: durable.
         disk.overwrite(self.file, entries);
@@ -440,7 +439,12 @@ mod tests {
         let mut disk = Disk::new();
         let mut log = PartitionLog::open(tp(), &mut disk);
         for (i, &epoch) in epochs.iter().enumerate() {
-            log.append_as_leader(&mut disk, epoch, 0, 100 + i as u64, i as u64 * 10);
+            log.append_as_leader(
+                &mut disk,
+                epoch,
+                NewRecord::data(0, 100 + i as u64),
+                i as u64 * 10,
+            );
         }
         (log, disk)
     }

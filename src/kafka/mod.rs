@@ -17,9 +17,11 @@ pub mod client;
 pub mod cluster;
 pub mod consumer;
 pub mod controller;
+pub mod coordinator;
 pub mod log;
 pub mod node;
 pub mod producer;
+pub mod producer_state;
 pub mod protocol;
 pub mod view;
 

@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use crate::scenario::Acks;
+use crate::scenario::{Acks, ProducerSpec};
 use crate::sim::node::{Context, NodeId, TimerId};
 use crate::sim::time::Duration;
 use crate::sim::trace::StableHasher;
@@ -36,13 +36,11 @@ pub const BOOT_FILE: &str = "boot";
 pub struct ProducerConfig {
     /// This producer's index among the scenario's producers (in record values).
     pub index: u32,
-    pub topic: String,
+    /// Partitions of `spec.topic`.
     pub partitions: u32,
-    pub acks: Acks,
-    /// Records per simulated second; 0 produces nothing.
-    pub rate: u32,
-    pub keys: u32,
     pub brokers: Vec<NodeId>,
+    /// Kafka's producer configs, the topic, rate and keys.
+    pub spec: ProducerSpec,
 }
 
 /// The partition of a key: a stable hash (Kafka uses murmur2 of the key bytes).
@@ -90,12 +88,12 @@ impl Producer {
     pub fn new(config: ProducerConfig) -> Self {
         let metadata = MetadataCache::new(
             config.brokers.clone(),
-            vec![config.topic.clone()],
+            vec![config.spec.topic.clone()],
             config.index as usize,
         );
         let queues = (0..config.partitions)
             .map(|p| PartitionQueue {
-                tp: TopicPartition::new(&config.topic, p),
+                tp: TopicPartition::new(&config.spec.topic, p),
                 records: VecDeque::new(),
                 in_flight: None,
                 retry_scheduled: false,
@@ -125,7 +123,7 @@ impl Producer {
     }
 
     fn interval(&self) -> Duration {
-        Duration::from_nanos(1_000_000_000 / self.config.rate as u64)
+        Duration::from_nanos(1_000_000_000 / self.config.spec.rate as u64)
     }
 
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
@@ -138,7 +136,7 @@ impl Producer {
         self.next_correlation_id = ctx.rng().next_u64() >> 1;
         let correlation_id = self.correlation_id();
         self.metadata.refresh(ctx, correlation_id);
-        if self.config.rate > 0 {
+        if self.config.spec.rate > 0 {
             ctx.set_timer(self.interval(), Timer::Generate);
         }
     }
@@ -253,7 +251,7 @@ impl Producer {
             return;
         }
         self.throttled = false;
-        let key = ctx.rng().below(self.config.keys.max(1) as u64) as u32;
+        let key = ctx.rng().below(self.config.spec.keys.max(1) as u64) as u32;
         let p = partition_for_key(key, self.config.partitions) as usize;
         let value = record_value(self.config.index, self.restarts, self.sequence);
         self.sequence += 1;
@@ -297,10 +295,16 @@ impl Producer {
             });
             records.push((record.key, record.value));
         }
-        let acks = self.config.acks;
+        let acks = self.config.spec.acks;
         ctx.send(
             leader,
-            Msg::ProduceRequest { correlation_id, tp: queue.tp.clone(), acks, records },
+            Msg::ProduceRequest {
+                correlation_id,
+                tp: queue.tp.clone(),
+                acks,
+                producer: None,
+                records,
+            },
         );
         if acks == Acks::None {
             // acks=0: fire and forget. The records are done the moment they are sent; the

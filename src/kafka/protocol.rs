@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::scenario::Acks;
 use crate::sim::node::NodeId;
+use crate::sim::time::Instant;
 
 /// Kafka's `max.in.flight` is per connection; the skeleton keeps one request in flight per
 /// partition, so a produce batch is the unit of ordering and of retry.
@@ -37,14 +38,138 @@ impl fmt::Display for TopicPartition {
 
 /// One record of a partition log. Kafka stores batches; one record per entry keeps the model
 /// simple and loses nothing the checkers look at (a batch shares one leader epoch, and so do
-/// our records appended by one request).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// our records appended by one request; an idempotent batch's records share one
+/// [`ProducerStamp`], which marks the batch's bounds).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Record {
     pub offset: u64,
     /// The epoch of the leader that appended it (the batch's `partitionLeaderEpoch`).
     pub leader_epoch: u32,
     pub key: u32,
     pub value: u64,
+    /// The idempotent producer's batch header; `None` for other producers and the
+    /// coordinator's own records.
+    pub producer: Option<ProducerStamp>,
+    /// `__consumer_offsets` records: the group coordinator's state. `None` for data.
+    pub coordinator: Option<Arc<CoordinatorRecord>>,
+}
+
+impl Record {
+    /// A data record (no producer stamp, no coordinator payload).
+    pub fn data(offset: u64, leader_epoch: u32, key: u32, value: u64) -> Self {
+        Record { offset, leader_epoch, key, value, producer: None, coordinator: None }
+    }
+}
+
+/// What a leader is asked to append: a record before it has an offset and an epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NewRecord {
+    pub key: u32,
+    pub value: u64,
+    pub producer: Option<ProducerStamp>,
+    pub coordinator: Option<Arc<CoordinatorRecord>>,
+}
+
+impl NewRecord {
+    pub fn data(key: u32, value: u64) -> Self {
+        NewRecord { key, value, producer: None, coordinator: None }
+    }
+
+    pub fn at(self, offset: u64, leader_epoch: u32) -> Record {
+        let NewRecord { key, value, producer, coordinator } = self;
+        Record { offset, leader_epoch, key, value, producer, coordinator }
+    }
+}
+
+/// An idempotent producer's batch, as the produce request names it (Kafka's RecordBatch
+/// `producerId`, `producerEpoch`, `baseSequence`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerBatch {
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    /// The sequence number of the batch's first record; the others follow.
+    pub base_sequence: u32,
+}
+
+/// The batch header every record of an idempotent batch carries in the log, so that a new
+/// leader can rebuild the producer state (the last batches per producer) from its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerStamp {
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    pub base_sequence: u32,
+    pub last_sequence: u32,
+}
+
+/// A consumer group member id, given by the coordinator at the first JoinGroup (Kafka's
+/// `client.id-UUID` string).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MemberId(pub u64);
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "m{:x}", self.0)
+    }
+}
+
+/// `partition.assignment.strategy`: how the group leader splits partitions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Assignor {
+    /// Kafka's `RangeAssignor` (the default): per topic, consecutive ranges by member order.
+    Range,
+    /// Kafka's `RoundRobinAssignor`: all partitions dealt one by one over the members.
+    RoundRobin,
+}
+
+/// A committed position: the next offset to read, and the leader epoch of the last record
+/// read (KIP-320), which lets the next owner validate it after a leader change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommittedOffset {
+    pub offset: u64,
+    pub leader_epoch: Option<u32>,
+}
+
+/// One member of a group as the coordinator stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MemberMetadata {
+    pub member_id: MemberId,
+    /// The consumer process.
+    pub client: NodeId,
+    pub subscription: Vec<Arc<str>>,
+    pub assignment: Vec<TopicPartition>,
+    pub session_timeout_ms: u64,
+    /// `max.poll.interval.ms`: how long a rebalance waits for the member to rejoin.
+    pub rebalance_timeout_ms: u64,
+}
+
+/// The group after a completed rebalance (Kafka's `GroupMetadataValue`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupMetadata {
+    pub group: Arc<str>,
+    pub generation: u32,
+    pub assignor: Option<Assignor>,
+    pub leader: Option<MemberId>,
+    pub members: Vec<MemberMetadata>,
+}
+
+/// The records of `__consumer_offsets`: the coordinator's state, replayed by the broker that
+/// becomes the partition's leader.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CoordinatorRecord {
+    /// Kafka's `OffsetCommitKey` / `OffsetCommitValue`.
+    OffsetCommit { group: Arc<str>, tp: TopicPartition, offset: CommittedOffset },
+    /// Kafka's `GroupMetadataKey` / `GroupMetadataValue`.
+    GroupMetadata(GroupMetadata),
+}
+
+/// The name of the internal topic that holds the groups and their offsets.
+pub const CONSUMER_OFFSETS: &str = "__consumer_offsets";
+
+/// The `__consumer_offsets` partition of a group (Kafka: `abs(groupId.hashCode) %
+/// offsets.topic.num.partitions`, with a stable hash of our own).
+pub fn offsets_partition_for(group: &str, partitions: u32) -> u32 {
+    assert!(partitions > 0, "{CONSUMER_OFFSETS} has partitions");
+    (crate::sim::trace::StableHasher::hash_of(&group) % partitions as u64) as u32
 }
 
 /// The controller's view of one partition: Kafka's `PartitionRecord` /
@@ -107,6 +232,27 @@ pub enum ErrorCode {
     InvalidRequest,
     /// AlterPartition: a proposed ISR member is fenced or not a replica.
     IneligibleReplica,
+    /// Idempotence: the batch's sequence is not the next one after the producer's last.
+    OutOfOrderSequenceNumber,
+    /// Idempotence: the batch's producer epoch is older than the producer's latest.
+    InvalidProducerEpoch,
+    /// Idempotence: the leader has no state for the producer id and the batch does not
+    /// start at sequence 0.
+    UnknownProducerId,
+    /// No broker can take the request yet (no producer ids, no coordinator).
+    CoordinatorNotAvailable,
+    /// This broker is not the group's coordinator (not the offsets partition's leader).
+    NotCoordinator,
+    /// The coordinator is still loading the group from its partition.
+    CoordinatorLoadInProgress,
+    /// The request's generation is not the group's current one.
+    IllegalGeneration,
+    /// The coordinator does not know the member (expired, removed, or never joined).
+    UnknownMemberId,
+    /// The group is rebalancing: the member must rejoin.
+    RebalanceInProgress,
+    /// A consumer position cannot be found and `auto.offset.reset = none`.
+    NoOffset,
 }
 
 impl fmt::Display for ErrorCode {
@@ -125,6 +271,16 @@ impl fmt::Display for ErrorCode {
             ErrorCode::InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
             ErrorCode::InvalidRequest => "INVALID_REQUEST",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::UnknownProducerId => "UNKNOWN_PRODUCER_ID",
+            ErrorCode::CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
+            ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
+            ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::NoOffset => "NO_OFFSET",
         };
         f.write_str(name)
     }
@@ -196,14 +352,130 @@ pub enum Msg {
         correlation_id: u64,
         tp: TopicPartition,
         acks: Acks,
+        /// The idempotent producer's batch header; `None` without idempotence.
+        producer: Option<ProducerBatch>,
         /// (key, value) in send order.
         records: Vec<(u32, u64)>,
     },
     ProduceResponse {
         correlation_id: u64,
         tp: TopicPartition,
-        /// The base offset and the leader epoch the batch was appended in.
+        /// The base offset and the leader epoch the batch was appended in (for a
+        /// duplicate of one of the producer's last batches: the original's).
         result: Result<(u64, u32), ErrorCode>,
+    },
+    /// Idempotent producer start: any broker hands out a producer id and epoch.
+    InitProducerId {
+        correlation_id: u64,
+    },
+    InitProducerIdResponse {
+        correlation_id: u64,
+        /// (producer id, producer epoch).
+        result: Result<(u64, u16), ErrorCode>,
+    },
+    /// Broker -> controller: a block of producer ids to hand out (KRaft's
+    /// AllocateProducerIds; the controller records the next free id in its metadata log).
+    AllocateProducerIds {
+        incarnation: u64,
+    },
+    AllocateProducerIdsResponse {
+        /// (first id, count).
+        result: Result<(u64, u64), ErrorCode>,
+    },
+    /// Consumer: "latest" / "earliest" offset of a partition (`auto.offset.reset`).
+    ListOffsets {
+        correlation_id: u64,
+        tp: TopicPartition,
+        current_leader_epoch: u32,
+        spec: OffsetSpec,
+    },
+    ListOffsetsResponse {
+        correlation_id: u64,
+        tp: TopicPartition,
+        /// The offset and the leader's epoch.
+        result: Result<(u64, u32), ErrorCode>,
+    },
+
+    // Consumers <-> the group coordinator (Kafka's classic group protocol).
+    /// Any broker answers, from its metadata: the leader of the group's
+    /// `__consumer_offsets` partition.
+    FindCoordinator {
+        correlation_id: u64,
+        group: Arc<str>,
+    },
+    FindCoordinatorResponse {
+        correlation_id: u64,
+        result: Result<NodeId, ErrorCode>,
+    },
+    JoinGroup {
+        correlation_id: u64,
+        group: Arc<str>,
+        /// `None` on the first join; the coordinator assigns one.
+        member_id: Option<MemberId>,
+        subscription: Vec<Arc<str>>,
+        assignor: Assignor,
+        session_timeout_ms: u64,
+        rebalance_timeout_ms: u64,
+    },
+    JoinGroupResponse {
+        correlation_id: u64,
+        result: Result<JoinResult, ErrorCode>,
+    },
+    SyncGroup {
+        correlation_id: u64,
+        group: Arc<str>,
+        generation: u32,
+        member_id: MemberId,
+        /// The leader's assignment for every member; empty from followers.
+        assignments: Vec<(MemberId, Vec<TopicPartition>)>,
+    },
+    SyncGroupResponse {
+        correlation_id: u64,
+        /// This member's partitions.
+        result: Result<Vec<TopicPartition>, ErrorCode>,
+    },
+    Heartbeat {
+        correlation_id: u64,
+        group: Arc<str>,
+        generation: u32,
+        member_id: MemberId,
+    },
+    HeartbeatResponse {
+        correlation_id: u64,
+        error: Option<ErrorCode>,
+    },
+    LeaveGroup {
+        correlation_id: u64,
+        group: Arc<str>,
+        member_id: MemberId,
+    },
+    LeaveGroupResponse {
+        correlation_id: u64,
+        error: Option<ErrorCode>,
+    },
+    /// `generation` and `member_id` are `None` for a consumer outside group management
+    /// (`assign`): Kafka's -1 / "", accepted only while the group has no members.
+    OffsetCommit {
+        correlation_id: u64,
+        group: Arc<str>,
+        generation: Option<u32>,
+        member_id: Option<MemberId>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+    },
+    /// Sent once the commit's record is committed in `__consumer_offsets` (or refused).
+    OffsetCommitResponse {
+        correlation_id: u64,
+        result: Result<(), ErrorCode>,
+    },
+    OffsetFetch {
+        correlation_id: u64,
+        group: Arc<str>,
+        partitions: Vec<TopicPartition>,
+    },
+    OffsetFetchResponse {
+        correlation_id: u64,
+        /// Per asked partition, its committed offset (`None`: nothing committed).
+        result: Result<Vec<(TopicPartition, Option<CommittedOffset>)>, ErrorCode>,
     },
 
     // Fetch: followers (replica_id = Some) and consumers (None).
@@ -242,6 +514,26 @@ pub enum Msg {
     },
 }
 
+/// `ListOffsets`' target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark (what a `read_uncommitted` consumer gets for "latest").
+    Latest,
+}
+
+/// A completed JoinGroup, as the member sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JoinResult {
+    pub generation: u32,
+    pub member_id: MemberId,
+    pub leader: MemberId,
+    pub assignor: Assignor,
+    /// Every member with its subscription, for the leader only (empty for the others).
+    pub members: Vec<(MemberId, Vec<Arc<str>>)>,
+}
+
 /// Timers of all node kinds. Timers carry a correlation id when they guard one request,
 /// so that a timer that outlived its request does nothing.
 #[derive(Clone, Debug, Hash)]
@@ -270,6 +562,16 @@ pub enum Timer {
     Retry { tp: Option<TopicPartition> },
     /// Consumer: the fetch loop's poll.
     ConsumerPoll,
+    /// Broker: the group coordinator's clock (session expiry, join and sync deadlines).
+    GroupCoordinatorTick,
+    /// Producer: `linger.ms` of a partition's open batch is over.
+    Linger { tp: TopicPartition },
+    /// Consumer: the application finished processing what its last poll returned.
+    ProcessingDone,
+    /// Consumer: send a heartbeat to the coordinator (`heartbeat.interval.ms`).
+    GroupHeartbeat,
+    /// Consumer: `auto.commit.interval.ms`.
+    AutoCommit,
 }
 
 /// What nodes write to their disks.
@@ -288,10 +590,14 @@ pub enum Entry {
     BrokerFencing { broker: NodeId, fenced: bool },
     /// A client's boot marker: how many times this process started before.
     Boot,
+    /// A controller metadata-log record: producer ids below `next` are handed out
+    /// (KRaft's `ProducerIdsRecord`).
+    ProducerIds { next: u64 },
 }
 
-/// What the history checkers see. Times and nodes come with [`crate::sim::node::Node`]'s
-/// `Observed` wrapper.
+/// What the history checkers see: every client operation and its outcome. Times and nodes
+/// come with [`crate::sim::world::Observed`]'s wrapper; an operation's completion carries its
+/// invocation time where the checkers need both.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KafkaObs {
     /// A producer sent (or re-sent) a record.
@@ -306,7 +612,13 @@ pub enum KafkaObs {
         leader: NodeId,
         leader_epoch: u32,
     },
-    /// A consumer read a record.
+    /// A producer gave a record up: `delivery.timeout.ms` passed (`error` is `None`) or the
+    /// broker answered a non-retriable error. It may still have been appended: its outcome
+    /// is unknown (Jepsen's `info`) unless it was never sent.
+    SendFailed { tp: TopicPartition, key: u32, value: u64, error: Option<ErrorCode> },
+    /// An idempotent producer got its producer id and epoch.
+    ProducerId { producer_id: u64, producer_epoch: u16 },
+    /// A consumer's poll returned a record.
     Read {
         tp: TopicPartition,
         key: u32,
@@ -317,14 +629,78 @@ pub enum KafkaObs {
         /// The broker that served it.
         broker: NodeId,
     },
-    /// A consumer or producer process started again after a crash; a consumer starts
-    /// reading from offset 0 again.
+    /// The consumer's application finished processing the records of `tp` at offsets
+    /// `first..=last`, which one poll returned.
+    Processed { group: Option<Arc<str>>, tp: TopicPartition, first: u64, last: u64 },
+    /// A consumer or producer process started again after a crash.
     Restarted,
-    /// A consumer's position was reset (`auto.offset.reset=earliest` after
-    /// OFFSET_OUT_OF_RANGE).
-    PositionReset { tp: TopicPartition, from: u64, to: u64 },
+    /// A consumer's position was set other than by reading: `auto.offset.reset`, a
+    /// committed offset taken up, or a truncation found by KIP-320 validation.
+    PositionReset { tp: TopicPartition, from: u64, to: u64, reason: ResetReason },
     /// A producer stopped generating: too many records wait to be acknowledged.
     Throttled { pending: usize },
+    /// An OffsetCommit of one partition completed (one observation per partition).
+    /// `Err(RequestTimedOut)` when no answer came: the outcome is then unknown.
+    CommitDone {
+        group: Arc<str>,
+        generation: Option<u32>,
+        member_id: Option<MemberId>,
+        tp: TopicPartition,
+        offset: CommittedOffset,
+        invoked: Instant,
+        result: Result<(), ErrorCode>,
+    },
+    /// An OffsetFetch answered for one partition.
+    OffsetFetched {
+        group: Arc<str>,
+        tp: TopicPartition,
+        offset: Option<CommittedOffset>,
+        invoked: Instant,
+    },
+    /// A member got its partitions for `generation` (SyncGroup answered), or a consumer
+    /// outside group management assigned itself partitions (`generation` `None`).
+    Assigned {
+        group: Option<Arc<str>>,
+        generation: Option<u32>,
+        member_id: Option<MemberId>,
+        partitions: Vec<TopicPartition>,
+    },
+    /// A member stopped owning partitions: before rejoining, or because it learned it was
+    /// no longer in the group (then it did not commit them).
+    Revoked {
+        group: Arc<str>,
+        generation: u32,
+        partitions: Vec<TopicPartition>,
+        reason: RevokeReason,
+    },
+}
+
+/// Why a consumer's position moved other than by reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResetReason {
+    /// The group's committed offset was taken up (after an assignment or a restart).
+    Committed,
+    /// Nothing committed: `auto.offset.reset` chose earliest or latest.
+    AutoOffsetReset,
+    /// The fetch offset was out of range (`auto.offset.reset`).
+    OutOfRange,
+    /// KIP-320 validation found the log truncated below the position: back to where it
+    /// diverges.
+    Truncation,
+}
+
+/// Why a member gave partitions up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RevokeReason {
+    /// A rebalance: it commits, then rejoins.
+    Rebalance,
+    /// The coordinator no longer knows it (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID): lost
+    /// without a commit.
+    Fenced,
+    /// `max.poll.interval.ms` passed between polls: it left the group.
+    PollTimeout,
+    /// The consumer left the group.
+    Leave,
 }
 
 /// A record value is unique in a run: the producer's index in the high bits, the number of

@@ -179,6 +179,7 @@ pub fn broker(raw: Option<&RawBroker>) -> Result<BrokerSpec, Problem> {
             &LOG_RETENTION_CHECK_INTERVAL_MS,
         )?
         .unwrap_or(defaults.log_retention_check_interval_ms),
+        ..defaults.clone()
     };
     fetch_wait_within_lag_time(raw, &spec)?;
     session_outlasts_heartbeat(raw, &spec)?;
@@ -379,6 +380,7 @@ pub fn protocol(raw: Option<&RawProtocol>) -> Result<ProtocolSpec, Problem> {
             .map(|e| one_of(e, "isr_expansion", ISR_EXPANSIONS))
             .transpose()?
             .unwrap_or(modern.isr_expansion),
+        ..modern.clone()
     })
 }
 

@@ -67,6 +67,16 @@ pub struct BrokerSpec {
     pub request_timeout_ms: u64,
     /// `log.retention.check.interval.ms` (default 300000): how often retention runs.
     pub log_retention_check_interval_ms: u64,
+    /// `offsets.topic.num.partitions` (default 50): partitions of `__consumer_offsets`.
+    pub offsets_topic_num_partitions: u32,
+    /// `offsets.topic.replication.factor` (default 3).
+    pub offsets_topic_replication_factor: u32,
+    /// `offsets.commit.timeout.ms` (default 5000): how long an OffsetCommit waits for its
+    /// record to be committed before REQUEST_TIMED_OUT.
+    pub offsets_commit_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms` (default 3000): an empty group's first rebalance
+    /// waits this long for more members.
+    pub group_initial_rebalance_delay_ms: u64,
 }
 
 impl BrokerSpec {
@@ -86,6 +96,10 @@ impl BrokerSpec {
             broker_heartbeat_interval_ms: 2_000,
             request_timeout_ms: 30_000,
             log_retention_check_interval_ms: 300_000,
+            offsets_topic_num_partitions: 50,
+            offsets_topic_replication_factor: 3,
+            offsets_commit_timeout_ms: 5_000,
+            group_initial_rebalance_delay_ms: 3_000,
         }
     }
 }
@@ -104,6 +118,16 @@ pub struct ProtocolSpec {
     pub high_watermark_isr: HighWatermarkIsr,
     /// When the leader may add a caught-up follower to the ISR (R9 of the catalogue).
     pub isr_expansion: IsrExpansion,
+    /// The coordinator refuses an OffsetCommit from a stale generation or an unknown
+    /// member (ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID); false accepts zombies' commits (C4).
+    pub offset_commit_generation_check: bool,
+    /// KIP-320 on the consumer: after a leader change, a consumer validates its position
+    /// with OffsetsForLeaderEpoch and goes back to where the log diverges; false fetches on
+    /// from its position and silently skips or re-reads (C3).
+    pub consumer_truncation_detection: bool,
+    /// A new leader rebuilds its idempotent-producer state from its log; false starts it
+    /// empty, so a retried batch is appended again after a failover (P3).
+    pub producer_state_rebuild: bool,
 }
 
 impl ProtocolSpec {
@@ -115,6 +139,9 @@ impl ProtocolSpec {
             strict_min_isr: true,
             high_watermark_isr: HighWatermarkIsr::CommittedAndPending,
             isr_expansion: IsrExpansion::EpochStart,
+            offset_commit_generation_check: true,
+            consumer_truncation_detection: true,
+            producer_state_rebuild: true,
         }
     }
 }
@@ -183,22 +210,149 @@ pub enum Acks {
     All,
 }
 
+/// A producer, `[[producers]]`, with Kafka's producer configs by their names.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProducerSpec {
     pub name: String,
     pub topic: String,
+    /// `acks` (default "all").
     pub acks: Acks,
     /// Records per simulated second.
     pub rate: u32,
-    /// Number of distinct keys; records are spread over partitions by key hash.
+    /// Number of distinct keys; records are spread over partitions by key hash. 0: no
+    /// keys, records go to a sticky partition that changes with each batch (KIP-480).
     pub keys: u32,
+    /// `enable.idempotence` (Kafka's default: true when acks=all, as Kafka 3.x turns it
+    /// off silently for other acks when not set explicitly).
+    pub idempotent: bool,
+    /// `linger.ms` (default 5).
+    pub linger_ms: u64,
+    /// `batch.size` in bytes (default 16384); a record counts as `RECORD_SIZE_BYTES`.
+    pub batch_size: u64,
+    /// `max.in.flight.requests.per.connection` (default 5; at most 5 with idempotence).
+    pub max_in_flight: u32,
+    /// `retries` (default 2147483647).
+    pub retries: u32,
+    /// `retry.backoff.ms` (default 100) and `retry.backoff.max.ms` (default 1000).
+    pub retry_backoff_ms: u64,
+    pub retry_backoff_max_ms: u64,
+    /// `request.timeout.ms` (default 30000).
+    pub request_timeout_ms: u64,
+    /// `delivery.timeout.ms` (default 120000): a record not acknowledged by then fails.
+    pub delivery_timeout_ms: u64,
 }
 
+impl ProducerSpec {
+    /// Kafka's producer defaults, for `topic` at `rate` records/s over `keys` keys.
+    pub fn kafka_defaults(name: &str, topic: &str, rate: u32, keys: u32) -> Self {
+        ProducerSpec {
+            name: name.to_string(),
+            topic: topic.to_string(),
+            acks: Acks::All,
+            rate,
+            keys,
+            idempotent: true,
+            linger_ms: 5,
+            batch_size: 16_384,
+            max_in_flight: 5,
+            retries: i32::MAX as u32,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1_000,
+            request_timeout_ms: 30_000,
+            delivery_timeout_ms: 120_000,
+        }
+    }
+}
+
+/// A consumer, `[[consumers]]`. Without a `group` it reads every partition of its topics
+/// from offset 0 and commits nothing; with one, Kafka's consumer configs apply.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsumerSpec {
     pub name: String,
-    /// The consumer reads every partition of these topics from offset 0.
     pub topics: Vec<String>,
+    /// `group.id`.
+    pub group: Option<String>,
+    /// `subscribe` (group management) or `assign` (every partition of its topics, commits
+    /// to the group outside group management). Default: subscribe.
+    pub mode: ConsumerMode,
+    /// When offsets are committed (default: `auto`, Kafka's `enable.auto.commit = true`).
+    pub commit: CommitMode,
+    /// `auto.commit.interval.ms` (default 5000).
+    pub auto_commit_interval_ms: u64,
+    /// `auto.offset.reset` (default "latest").
+    pub auto_offset_reset: AutoOffsetReset,
+    /// `session.timeout.ms` (default 45000).
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms` (default 3000).
+    pub heartbeat_interval_ms: u64,
+    /// `max.poll.interval.ms` (default 300000).
+    pub max_poll_interval_ms: u64,
+    /// `partition.assignment.strategy` (default "range").
+    pub assignor: crate::kafka::protocol::Assignor,
+    /// `max.poll.records` (default 500).
+    pub max_poll_records: u32,
+    /// How long the application works on the records of one poll (default 10 ms).
+    pub processing_ms: u64,
+}
+
+impl ConsumerSpec {
+    /// A consumer outside any group: reads `topics` from offset 0, commits nothing.
+    pub fn groupless(name: &str, topics: &[&str]) -> Self {
+        ConsumerSpec {
+            name: name.to_string(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            group: None,
+            mode: ConsumerMode::Assign,
+            commit: CommitMode::Auto,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: AutoOffsetReset::Latest,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            assignor: crate::kafka::protocol::Assignor::Range,
+            max_poll_records: 500,
+            processing_ms: 10,
+        }
+    }
+
+    /// A member of `group` with Kafka's consumer defaults.
+    pub fn kafka_defaults(name: &str, topics: &[&str], group: &str) -> Self {
+        ConsumerSpec {
+            group: Some(group.to_string()),
+            mode: ConsumerMode::Subscribe,
+            ..ConsumerSpec::groupless(name, topics)
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerMode {
+    /// `subscribe(topics)`: the group coordinator assigns partitions.
+    Subscribe,
+    /// `assign(all partitions of topics)`: no group membership.
+    Assign,
+}
+
+/// When a consumer commits its position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitMode {
+    /// `enable.auto.commit = true`: every `auto.commit.interval.ms`, inside `poll()`, the
+    /// positions of what earlier polls returned (processed, as the poll loop is
+    /// synchronous); and before a rebalance.
+    Auto,
+    /// `commitSync()` after the application processed a poll's records (at least once).
+    AfterProcess,
+    /// `commitSync()` of the new position before processing (at most once: C1).
+    BeforeProcess,
+}
+
+/// `auto.offset.reset`: where a consumer without a committed offset starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoOffsetReset {
+    Earliest,
+    Latest,
+    /// Fail instead (the consumer stops reading the partition).
+    None,
 }
 
 /// A fault of the fixed timeline, naming nodes as the file does.

@@ -218,7 +218,8 @@ fn producer(
         })
         .transpose()?
         .unwrap_or(8);
-    Ok(ProducerSpec { name: raw.name.get_ref().clone(), topic, acks, rate, keys })
+    let defaults = ProducerSpec::kafka_defaults(raw.name.get_ref(), &topic, rate, keys);
+    Ok(ProducerSpec { acks, idempotent: acks == Acks::All, ..defaults })
 }
 
 const ACKS_HELP: &str = "use acks = \"0\" (no answer awaited), acks = \"1\" (the leader's \
@@ -249,7 +250,9 @@ fn consumer(
     )?;
     no_repeats(names)?;
     let topics = names.iter().map(|t| topic_ref(t, topics)).collect::<Result<_, _>>()?;
-    Ok(ConsumerSpec { name: raw.name.get_ref().clone(), topics })
+    let topics: Vec<String> = topics;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    Ok(ConsumerSpec::groupless(raw.name.get_ref(), &names))
 }
 
 fn expect(raw: Option<&RawExpect>) -> Result<Expect, Problem> {

@@ -18,7 +18,7 @@ fn log_from(start: u64, entries: &[(u32, u64)]) -> Vec<Record> {
     entries
         .iter()
         .zip(start..)
-        .map(|(&(leader_epoch, value), offset)| Record { offset, leader_epoch, key: 0, value })
+        .map(|(&(leader_epoch, value), offset)| Record::data(offset, leader_epoch, 0, value))
         .collect()
 }
 
