@@ -4,10 +4,12 @@
 
 use std::path::Path;
 
+use kafsim::kafka::protocol::Assignor;
 use kafsim::scenario::{
-    self, Acks, BrokerSpec, ClusterSpec, ConsumerSpec, Expect, FaultSpec, FaultSpecKind,
-    HighWatermarkIsr, IsrExpansion, NemesisKind, NemesisSpec, NetworkSpec, Outcome, ProducerSpec,
-    ProtocolSpec, RunSpec, Scenario, ScenarioError, TopicSpec, Truncation,
+    self, Acks, AutoOffsetReset, BrokerSpec, ClusterSpec, CommitMode, ConsumerMode, ConsumerSpec,
+    Expect, FaultSpec, FaultSpecKind, HighWatermarkIsr, IsrExpansion, NemesisKind, NemesisSpec,
+    NetworkSpec, Outcome, ProducerSpec, ProtocolSpec, RunSpec, Scenario, ScenarioError, TopicSpec,
+    Truncation,
 };
 use kafsim::sim::time::Duration;
 
@@ -96,6 +98,10 @@ brokers = 3
 "broker.heartbeat.interval.ms" = 1500
 "request.timeout.ms" = 20000
 "log.retention.check.interval.ms" = 10000
+"offsets.topic.num.partitions" = 5
+"offsets.topic.replication.factor" = 2
+"offsets.commit.timeout.ms" = 2000
+"group.initial.rebalance.delay.ms" = 0
 
 [protocol]
 truncation = "high-watermark"
@@ -103,6 +109,9 @@ eligible_leader_replicas = false
 strict_min_isr = false
 high_watermark_isr = "proposed"
 isr_expansion = "high-watermark"
+offset_commit_generation_check = false
+consumer_truncation_detection = false
+producer_state_rebuild = false
 
 [network]
 latency = "1ms..5ms"
@@ -119,14 +128,25 @@ replication_factor = 3
 name = "p1"
 topic = "events"
 acks = "all"
+idempotent = true
 rate = 200
-keys = 8
+keys = 0
+"linger.ms" = 0
+"batch.size" = 1000
+"max.in.flight.requests.per.connection" = 1
+"retries" = 10
+"retry.backoff.ms" = 50
+"retry.backoff.max.ms" = 500
+"request.timeout.ms" = 10000
+"delivery.timeout.ms" = 20000
 
 [[producers]]
 name = "p2"
 topic = "events"
 acks = 1
+idempotent = false
 rate = 10
+"max.in.flight.requests.per.connection" = 10
 
 [[producers]]
 name = "p3"
@@ -137,6 +157,33 @@ rate = 10
 [[consumers]]
 name = "c1"
 topics = ["events"]
+"max.poll.records" = 20
+processing = "0ms"
+
+[[consumers]]
+name = "reader"
+group = "g1"
+members = 2
+topics = ["events"]
+mode = "subscribe"
+commit = "after-process"
+auto_offset_reset = "earliest"
+processing = "25ms"
+"session.timeout.ms" = 10000
+"heartbeat.interval.ms" = 1000
+"max.poll.interval.ms" = 60000
+"partition.assignment.strategy" = "roundrobin"
+"max.poll.records" = 50
+
+[[consumers]]
+name = "auditor"
+group = "g2"
+topics = ["events"]
+mode = "assign"
+commit = "auto"
+auto_offset_reset = "none"
+"auto.commit.interval.ms" = 1000
+"partition.assignment.strategy" = "org.apache.kafka.clients.consumer.RangeAssignor"
 
 [[faults]]
 at = "5s"
@@ -171,7 +218,7 @@ for = "500ms"
 [[faults]]
 at = "16s"
 kind = "clock-skew"
-nodes = ["b1", "p1"]
+nodes = ["b1", "p1", "reader2"]
 offset = "-2s"
 drift_ppm = -300
 
@@ -185,7 +232,7 @@ for = "1m"
 kinds = ["partition", "crash", "pause", "clock-skew", "power-loss", "loss", "partition-oneway"]
 interval = "1s..5s"
 duration = "2s"
-targets = ["b1", "b2"]
+targets = ["b1", "b2", "reader1"]
 
 [expect]
 outcome = "violation"
@@ -193,6 +240,22 @@ violations = ["lost-write"]
 "#;
     let s = scenario::parse("full.toml", text).unwrap_or_else(|e| panic!("{}", e.render()));
     let names = |ns: &[&str]| ns.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    // Every field written out, so that a field added to the model breaks this test.
+    let reader = |name: &str| ConsumerSpec {
+        name: name.into(),
+        topics: names(&["events"]),
+        group: Some("g1".into()),
+        mode: ConsumerMode::Subscribe,
+        commit: CommitMode::AfterProcess,
+        auto_commit_interval_ms: 5_000,
+        auto_offset_reset: AutoOffsetReset::Earliest,
+        session_timeout_ms: 10_000,
+        heartbeat_interval_ms: 1_000,
+        max_poll_interval_ms: 60_000,
+        assignor: Assignor::RoundRobin,
+        max_poll_records: 50,
+        processing_ms: 25,
+    };
     let expected = Scenario {
         name: "acks-all-survives-leader-crash".into(),
         description: "A leader crash with acks=all loses no acknowledged record.".into(),
@@ -212,7 +275,10 @@ violations = ["lost-write"]
             broker_heartbeat_interval_ms: 1_500,
             request_timeout_ms: 20_000,
             log_retention_check_interval_ms: 10_000,
-            ..BrokerSpec::kafka_defaults()
+            offsets_topic_num_partitions: 5,
+            offsets_topic_replication_factor: 2,
+            offsets_commit_timeout_ms: 2_000,
+            group_initial_rebalance_delay_ms: 0,
         },
         protocol: ProtocolSpec {
             truncation: Truncation::HighWatermark,
@@ -220,7 +286,9 @@ violations = ["lost-write"]
             strict_min_isr: false,
             high_watermark_isr: HighWatermarkIsr::Proposed,
             isr_expansion: IsrExpansion::HighWatermarkOnly,
-            ..ProtocolSpec::modern()
+            offset_commit_generation_check: false,
+            consumer_truncation_detection: false,
+            producer_state_rebuild: false,
         },
         network: NetworkSpec {
             latency_min: ms(1),
@@ -231,10 +299,26 @@ violations = ["lost-write"]
         },
         topics: vec![TopicSpec { name: "events".into(), partitions: 3, replication_factor: 3 }],
         producers: vec![
-            ProducerSpec::kafka_defaults("p1", "events", 200, 8),
+            ProducerSpec {
+                name: "p1".into(),
+                topic: "events".into(),
+                acks: Acks::All,
+                rate: 200,
+                keys: 0,
+                idempotent: true,
+                linger_ms: 0,
+                batch_size: 1000,
+                max_in_flight: 1,
+                retries: 10,
+                retry_backoff_ms: 50,
+                retry_backoff_max_ms: 500,
+                request_timeout_ms: 10_000,
+                delivery_timeout_ms: 20_000,
+            },
             ProducerSpec {
                 acks: Acks::Leader,
                 idempotent: false,
+                max_in_flight: 10,
                 ..ProducerSpec::kafka_defaults("p2", "events", 10, 8)
             },
             ProducerSpec {
@@ -243,7 +327,30 @@ violations = ["lost-write"]
                 ..ProducerSpec::kafka_defaults("p3", "events", 10, 8)
             },
         ],
-        consumers: vec![ConsumerSpec::groupless("c1", &["events"])],
+        consumers: vec![
+            ConsumerSpec {
+                max_poll_records: 20,
+                processing_ms: 0,
+                ..ConsumerSpec::groupless("c1", &["events"])
+            },
+            reader("reader1"),
+            reader("reader2"),
+            ConsumerSpec {
+                name: "auditor".into(),
+                topics: names(&["events"]),
+                group: Some("g2".into()),
+                mode: ConsumerMode::Assign,
+                commit: CommitMode::Auto,
+                auto_commit_interval_ms: 1_000,
+                auto_offset_reset: AutoOffsetReset::None,
+                session_timeout_ms: 45_000,
+                heartbeat_interval_ms: 3_000,
+                max_poll_interval_ms: 300_000,
+                assignor: Assignor::Range,
+                max_poll_records: 500,
+                processing_ms: 10,
+            },
+        ],
         faults: vec![
             FaultSpec {
                 at: ms(5_000),
@@ -279,7 +386,7 @@ violations = ["lost-write"]
                 at: ms(16_000),
                 duration: None,
                 kind: FaultSpecKind::ClockSkew {
-                    nodes: names(&["b1", "p1"]),
+                    nodes: names(&["b1", "p1", "reader2"]),
                     offset_ns: -2_000_000_000,
                     drift_ppm: -300,
                 },
@@ -304,7 +411,7 @@ violations = ["lost-write"]
             interval_max: ms(5_000),
             fault_duration_min: ms(2_000),
             fault_duration_max: ms(2_000),
-            targets: names(&["b1", "b2"]),
+            targets: names(&["b1", "b2", "reader1"]),
         }),
         expect: Expect { outcome: Outcome::Violation, violations: names(&["lost-write"]) },
     };
@@ -985,7 +1092,10 @@ fn every_prefix_is_handled() {
     let text = with(
         "[broker]\n\"retention.ms\" = -1\n\"replica.lag.time.max.ms\" = 10000\n\
          [protocol]\ntruncation = \"high-watermark\"\n\
-         [[faults]]\nat = \"5s\"\nkind = \"clock-skew\"\nnodes = [\"b1\"]\noffset = \"-2s\"\n",
+         [[producers]]\nname = \"p\"\ntopic = \"events\"\nrate = 1\n\"linger.ms\" = 0\n\
+         [[consumers]]\nname = \"c\"\ngroup = \"g\"\nmembers = 2\ntopics = [\"events\"]\n\
+         \"session.timeout.ms\" = 10000\n\
+         [[faults]]\nat = \"5s\"\nkind = \"clock-skew\"\nnodes = [\"c2\"]\noffset = \"-2s\"\n",
     );
     scenario::parse("prefix.toml", &text).unwrap_or_else(|e| panic!("{}", e.render()));
     for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
@@ -1012,4 +1122,522 @@ fn shipped_scenarios_parse() {
             panic!("{}", err.render());
         }
     }
+}
+
+/// A producer `p1` of `events` with `settings` from line 15 on.
+fn producer(settings: &str) -> String {
+    with(&format!("[[producers]]\nname = \"p1\"\ntopic = \"events\"\nrate = 1\n{settings}\n"))
+}
+
+fn parsed_producer(settings: &str) -> ProducerSpec {
+    match scenario::parse("scenario.toml", &producer(settings)) {
+        Ok(s) => s.producers[0].clone(),
+        Err(err) => panic!("{}", err.render()),
+    }
+}
+
+/// A consumer `c` of `events` with `settings` from line 14 on.
+fn consumer(settings: &str) -> String {
+    with(&format!("[[consumers]]\nname = \"c\"\ntopics = [\"events\"]\n{settings}\n"))
+}
+
+fn parsed_consumers(settings: &str) -> Vec<ConsumerSpec> {
+    match scenario::parse("scenario.toml", &consumer(settings)) {
+        Ok(s) => s.consumers,
+        Err(err) => panic!("{}", err.render()),
+    }
+}
+
+#[test]
+fn producer_kafka_defaults_written_out_are_the_defaults() {
+    let settings = r#"acks = "all"
+keys = 8
+"linger.ms" = 5
+"batch.size" = 16384
+"max.in.flight.requests.per.connection" = 5
+"retries" = 2147483647
+"retry.backoff.ms" = 100
+"retry.backoff.max.ms" = 1000
+"request.timeout.ms" = 30000
+"delivery.timeout.ms" = 120000"#;
+    let defaults = ProducerSpec::kafka_defaults("p1", "events", 1, 8);
+    assert_eq!(parsed_producer(settings), defaults);
+    assert_eq!(parsed_producer(""), defaults);
+    assert_eq!(parsed_producer("idempotent = true"), defaults);
+}
+
+#[test]
+fn idempotence_defaults_as_kafka_does() {
+    // Left out, idempotence is on only where Kafka keeps it on: acks=all with retries.
+    assert!(parsed_producer("acks = \"all\"").idempotent);
+    assert!(!parsed_producer("acks = \"1\"").idempotent);
+    assert!(!parsed_producer("acks = \"0\"").idempotent);
+    assert!(!parsed_producer("\"retries\" = 0").idempotent);
+    assert!(!parsed_producer("idempotent = false").idempotent);
+    // Without idempotence, more requests may be in flight.
+    let p = parsed_producer("idempotent = false\n\"max.in.flight.requests.per.connection\" = 6");
+    assert_eq!((p.idempotent, p.max_in_flight), (false, 6));
+    let p = parsed_producer("acks = 1\n\"max.in.flight.requests.per.connection\" = 6");
+    assert_eq!((p.idempotent, p.max_in_flight), (false, 6));
+}
+
+#[test]
+fn delivery_timeout_covers_linger_and_request_timeout() {
+    // Left out, Kafka raises delivery.timeout.ms to linger.ms + request.timeout.ms.
+    let p = parsed_producer("\"linger.ms\" = 1000\n\"request.timeout.ms\" = 200000");
+    assert_eq!(p.delivery_timeout_ms, 201_000);
+    assert_eq!(parsed_producer("\"delivery.timeout.ms\" = 30005").delivery_timeout_ms, 30_005);
+    let err = refused(
+        &producer("\"delivery.timeout.ms\" = 30000"),
+        15,
+        25,
+        "`delivery.timeout.ms` (30000) is below `linger.ms` + `request.timeout.ms` (30005)",
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn keys_zero_means_no_key() {
+    assert_eq!(parsed_producer("keys = 0").keys, 0);
+    refused(&producer("keys = -1"), 15, 8, "`keys` cannot be negative (-1)");
+}
+
+#[test]
+fn idempotent_with_acks_1() {
+    let err = refused(
+        &producer("acks = \"1\"\nidempotent = true"),
+        16,
+        14,
+        "an idempotent producer needs acks = \"all\"",
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn idempotent_without_retries() {
+    refused(
+        &producer("idempotent = true\n\"retries\" = 0"),
+        15,
+        14,
+        "an idempotent producer needs retries",
+    );
+}
+
+#[test]
+fn max_in_flight_6_with_idempotence() {
+    let err = refused(
+        &producer("idempotent = true\n\"max.in.flight.requests.per.connection\" = 6"),
+        16,
+        43,
+        "an idempotent producer allows at most 5 requests in flight, not 6",
+    );
+    insta::assert_snapshot!(err.render());
+    // Kafka's default idempotence (acks=all) throws too.
+    refused(
+        &producer("\"max.in.flight.requests.per.connection\" = 6"),
+        15,
+        43,
+        "an idempotent producer (idempotent by default) allows at most 5 requests in flight, not 6",
+    );
+}
+
+#[test]
+fn producer_settings_out_of_range() {
+    let err = refused(&producer("\"batch.size\" = 99"), 15, 16, "`batch.size` is too small (99)");
+    insta::assert_snapshot!(err.render());
+    refused(
+        &producer("\"max.in.flight.requests.per.connection\" = 0"),
+        15,
+        43,
+        "`max.in.flight.requests.per.connection` must be greater than 0",
+    );
+    refused(&producer("\"retries\" = -1"), 15, 13, "`retries` cannot be negative (-1)");
+    refused(&producer("\"retries\" = 2147483648"), 15, 13, "`retries` is too large (2147483648)");
+    refused(
+        &producer("\"retry.backoff.ms\" = 0"),
+        15,
+        22,
+        "`retry.backoff.ms` must be greater than 0",
+    );
+    assert_eq!(parsed_producer("\"linger.ms\" = 0").linger_ms, 0);
+    let err = refused(
+        &producer("\"linger.ms\" = \"5ms\""),
+        15,
+        15,
+        "wrong type: expected an integer of milliseconds, found string \"5ms\"",
+    );
+    assert_eq!(
+        err.help_text(),
+        "Kafka's settings keep Kafka's units: write \"linger.ms\" = 5 (5ms in milliseconds)"
+    );
+}
+
+#[test]
+fn retry_backoff_above_its_max() {
+    let err = refused(
+        &producer("\"retry.backoff.ms\" = 2000"),
+        15,
+        22,
+        "`retry.backoff.ms` (2000) is above `retry.backoff.max.ms` (1000)",
+    );
+    insta::assert_snapshot!(err.render());
+    refused(
+        &producer("\"retry.backoff.max.ms\" = 50"),
+        15,
+        26,
+        "`retry.backoff.max.ms` (50) is below `retry.backoff.ms` (100)",
+    );
+}
+
+#[test]
+fn consumer_kafka_defaults_written_out_are_the_defaults() {
+    let settings = r#"group = "g1"
+members = 1
+mode = "subscribe"
+commit = "auto"
+auto_offset_reset = "latest"
+processing = "10ms"
+"auto.commit.interval.ms" = 5000
+"session.timeout.ms" = 45000
+"heartbeat.interval.ms" = 3000
+"max.poll.interval.ms" = 300000
+"partition.assignment.strategy" = "range"
+"max.poll.records" = 500"#;
+    let defaults = ConsumerSpec::kafka_defaults("c", &["events"], "g1");
+    assert_eq!(parsed_consumers(settings), std::slice::from_ref(&defaults));
+    assert_eq!(parsed_consumers("group = \"g1\""), [defaults]);
+    // Without a group, today's meaning: every partition from offset 0, no commits.
+    assert_eq!(parsed_consumers(""), [ConsumerSpec::groupless("c", &["events"])]);
+}
+
+#[test]
+fn each_consumer_enum_value() {
+    let one = |key: &str, value: &str| {
+        parsed_consumers(&format!("group = \"g1\"\n{key} = \"{value}\"")).remove(0)
+    };
+    assert_eq!(one("mode", "subscribe").mode, ConsumerMode::Subscribe);
+    assert_eq!(one("mode", "assign").mode, ConsumerMode::Assign);
+    assert_eq!(one("commit", "auto").commit, CommitMode::Auto);
+    assert_eq!(one("commit", "after-process").commit, CommitMode::AfterProcess);
+    assert_eq!(one("commit", "before-process").commit, CommitMode::BeforeProcess);
+    assert_eq!(one("auto_offset_reset", "earliest").auto_offset_reset, AutoOffsetReset::Earliest);
+    assert_eq!(one("auto_offset_reset", "latest").auto_offset_reset, AutoOffsetReset::Latest);
+    assert_eq!(one("auto_offset_reset", "none").auto_offset_reset, AutoOffsetReset::None);
+    let strategy = "\"partition.assignment.strategy\"";
+    assert_eq!(one(strategy, "range").assignor, Assignor::Range);
+    assert_eq!(one(strategy, "roundrobin").assignor, Assignor::RoundRobin);
+    let class = |name: &str| format!("org.apache.kafka.clients.consumer.{name}");
+    assert_eq!(one(strategy, &class("RangeAssignor")).assignor, Assignor::Range);
+    assert_eq!(one(strategy, &class("RoundRobinAssignor")).assignor, Assignor::RoundRobin);
+}
+
+#[test]
+fn unknown_mode() {
+    let err = refused(
+        &consumer("group = \"g1\"\nmode = \"subscribed\""),
+        15,
+        8,
+        "unknown mode value `subscribed`",
+    );
+    assert!(err.help_text().starts_with("did you mean `subscribe`?"), "{}", err.help_text());
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn unknown_commit() {
+    let err = refused(
+        &consumer("group = \"g1\"\ncommit = \"manual\""),
+        15,
+        10,
+        "unknown commit value `manual`",
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn unknown_auto_offset_reset() {
+    let err = refused(
+        &consumer("group = \"g1\"\nauto_offset_reset = \"smallest\""),
+        15,
+        21,
+        "unknown auto_offset_reset value `smallest`",
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn unknown_assignment_strategy() {
+    let err = refused(
+        &consumer("group = \"g1\"\n\"partition.assignment.strategy\" = \"sticky\""),
+        15,
+        35,
+        "unknown partition.assignment.strategy value `sticky`",
+    );
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn members_are_nodes() {
+    let text = consumer(
+        "group = \"g1\"\nmembers = 3\n\
+         [[faults]]\nat = \"5s\"\nkind = \"crash\"\nnodes = [\"c2\"]\n\
+         [nemesis]\nkinds = [\"pause\"]\ntargets = [\"c1\", \"c3\"]",
+    );
+    let s = scenario::parse("scenario.toml", &text).unwrap_or_else(|e| panic!("{}", e.render()));
+    let names: Vec<&str> = s.consumers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["c1", "c2", "c3"]);
+    for c in &s.consumers {
+        assert_eq!(c, &ConsumerSpec::kafka_defaults(&c.name, &["events"], "g1"));
+    }
+    assert_eq!(s.nemesis.unwrap().targets, ["c1", "c3"]);
+    // The entry's own name is not a node: the help names its members.
+    let text = consumer(
+        "group = \"g1\"\nmembers = 2\n[[faults]]\nat = \"5s\"\nkind = \"pause\"\nnodes = [\"c\"]",
+    );
+    let err = refused(&text, 19, 10, "unknown node `c` in a pause fault");
+    assert!(
+        err.help_text().starts_with("consumer `c` is 2 nodes, c1..c2: name the members; "),
+        "{}",
+        err.help_text()
+    );
+}
+
+#[test]
+fn members_zero() {
+    let err =
+        refused(&consumer("group = \"g1\"\nmembers = 0"), 15, 11, "`members` is out of range (0)");
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn member_name_clashing_with_another_node() {
+    let clients = "[[producers]]\nname = \"c2\"\ntopic = \"events\"\nrate = 1\n\
+                   [[consumers]]\nname = \"c\"\ngroup = \"g1\"\nmembers = 3\ntopics = [\"events\"]\n";
+    let err = refused(
+        &with(clients),
+        16,
+        8,
+        "consumer `c` names its members c1..c3, and `c2` is already used by a producer",
+    );
+    insta::assert_snapshot!(err.render());
+    // Members named like brokers.
+    let text =
+        with("[[consumers]]\nname = \"b\"\ngroup = \"g1\"\nmembers = 2\ntopics = [\"events\"]\n");
+    refused(&text, 12, 8, "consumer `b` names its members b1..b2, and `b1` is a broker name");
+    // A later consumer cannot take a member's name, nor the entry's (producers are
+    // validated before consumers, whatever the order in the file).
+    let later = |name: &str| {
+        with(&format!(
+            "[[consumers]]\nname = \"c\"\ngroup = \"g1\"\nmembers = 2\ntopics = [\"events\"]\n\
+             [[consumers]]\nname = \"{name}\"\ntopics = [\"events\"]\n"
+        ))
+    };
+    refused(&later("c1"), 17, 8, "the name `c1` is already used by member 1 of consumer `c`");
+    refused(&later("c"), 17, 8, "the name `c` is already used by a consumer with members c1..c2");
+}
+
+#[test]
+fn group_only_key_without_group() {
+    let err = refused(
+        &consumer("commit = \"after-process\""),
+        14,
+        1,
+        "`commit` is a consumer-group setting, but consumer `c` has no `group`",
+    );
+    insta::assert_snapshot!(err.render());
+    refused(
+        &consumer("\"session.timeout.ms\" = 10000\nmembers = 2"),
+        14,
+        1,
+        "`session.timeout.ms` is a consumer-group setting, but consumer `c` has no `group`",
+    );
+    // The poll loop's settings need no group.
+    let c = parsed_consumers("\"max.poll.records\" = 5\nprocessing = \"1s\"").remove(0);
+    assert_eq!((c.group, c.max_poll_records, c.processing_ms), (None, 5, 1_000));
+}
+
+#[test]
+fn consumer_heartbeat_not_below_session_timeout() {
+    let err = refused(
+        &consumer(
+            "group = \"g1\"\n\"session.timeout.ms\" = 10000\n\"heartbeat.interval.ms\" = 10000",
+        ),
+        16,
+        27,
+        "`heartbeat.interval.ms` (10000) is not below `session.timeout.ms` (10000)",
+    );
+    insta::assert_snapshot!(err.render());
+    refused(
+        &consumer("group = \"g1\"\n\"heartbeat.interval.ms\" = 45000"),
+        15,
+        27,
+        "`heartbeat.interval.ms` (45000) is not below `session.timeout.ms` (45000)",
+    );
+}
+
+#[test]
+fn session_timeout_outside_the_brokers_range() {
+    let err = refused(
+        &consumer("group = \"g1\"\n\"session.timeout.ms\" = 5000"),
+        15,
+        24,
+        "`session.timeout.ms` is too small (5000)",
+    );
+    insta::assert_snapshot!(err.render());
+    refused(
+        &consumer("group = \"g1\"\n\"session.timeout.ms\" = 1800001"),
+        15,
+        24,
+        "`session.timeout.ms` is too large (1800001)",
+    );
+}
+
+#[test]
+fn auto_commit_interval_without_auto_commit() {
+    refused(
+        &consumer("group = \"g1\"\ncommit = \"after-process\"\n\"auto.commit.interval.ms\" = 1000"),
+        16,
+        29,
+        "`auto.commit.interval.ms` with commit = \"after-process\"",
+    );
+}
+
+#[test]
+fn processing_in_whole_milliseconds() {
+    refused(
+        &consumer("processing = \"1500us\""),
+        14,
+        14,
+        "`processing` of 1500us is not a whole number of milliseconds",
+    );
+    refused(&consumer("processing = 10"), 14, 14, "duration `10` has no unit");
+    refused(&consumer("group = \"\""), 14, 9, "`group` is empty");
+}
+
+#[test]
+fn offsets_replication_factor_above_the_broker_count() {
+    let text = with(
+        "[broker]\n\"offsets.topic.replication.factor\" = 4\n\
+         [[consumers]]\nname = \"c\"\ngroup = \"g1\"\ntopics = [\"events\"]\n",
+    );
+    let err = refused(
+        &text,
+        12,
+        38,
+        "`offsets.topic.replication.factor` (4) is larger than the cluster (3 brokers)",
+    );
+    insta::assert_snapshot!(err.render());
+    // Kafka's default of 3 does not fit a single broker.
+    let one_broker = BASE
+        .replace("brokers = 3", "brokers = 1")
+        .replace("replication_factor = 3", "replication_factor = 1");
+    let text =
+        format!("{one_broker}[[consumers]]\nname = \"c\"\ngroup = \"g1\"\ntopics = [\"events\"]\n");
+    let err = refused(
+        &text,
+        13,
+        9,
+        "a consumer group needs 3 brokers for __consumer_offsets, the cluster has 1",
+    );
+    insta::assert_snapshot!("offsets_replication_factor_default_above_one_broker", err.render());
+    // Without a group, __consumer_offsets does not exist: the value is unused.
+    let text = broker("\"offsets.topic.replication.factor\" = 4");
+    assert_eq!(
+        scenario::parse("scenario.toml", &text).unwrap().broker.offsets_topic_replication_factor,
+        4
+    );
+    let fits = format!(
+        "{one_broker}[broker]\n\"offsets.topic.replication.factor\" = 1\n\
+         [[consumers]]\nname = \"c\"\ngroup = \"g1\"\ntopics = [\"events\"]\n"
+    );
+    scenario::parse("scenario.toml", &fits).unwrap_or_else(|e| panic!("{}", e.render()));
+}
+
+#[test]
+fn group_broker_settings() {
+    let b = parsed_broker(
+        "\"offsets.topic.num.partitions\" = 1000\n\"group.initial.rebalance.delay.ms\" = 0",
+    );
+    assert_eq!((b.offsets_topic_num_partitions, b.group_initial_rebalance_delay_ms), (1000, 0));
+    refused(
+        &broker("\"offsets.topic.num.partitions\" = 1001"),
+        12,
+        34,
+        "`offsets.topic.num.partitions` is too large (1001)",
+    );
+    refused(
+        &broker("\"offsets.commit.timeout.ms\" = 0"),
+        12,
+        31,
+        "`offsets.commit.timeout.ms` must be greater than 0",
+    );
+}
+
+#[test]
+fn each_client_protocol_switch() {
+    let protocol = |key: &str| {
+        let text = with(&format!("[protocol]\n{key} = false\n"));
+        scenario::parse("scenario.toml", &text).unwrap().protocol
+    };
+    let modern = ProtocolSpec::modern();
+    assert_eq!(
+        protocol("offset_commit_generation_check"),
+        ProtocolSpec { offset_commit_generation_check: false, ..modern.clone() }
+    );
+    assert_eq!(
+        protocol("consumer_truncation_detection"),
+        ProtocolSpec { consumer_truncation_detection: false, ..modern.clone() }
+    );
+    assert_eq!(
+        protocol("producer_state_rebuild"),
+        ProtocolSpec { producer_state_rebuild: false, ..modern }
+    );
+}
+
+#[test]
+fn misspelt_client_key() {
+    let err = refused(
+        &consumer("group = \"g1\"\n\"session.timeout\" = 10000"),
+        15,
+        1,
+        "unknown key `session.timeout` in [[consumers]]",
+    );
+    assert!(
+        err.help_text().starts_with("did you mean `session.timeout.ms`?"),
+        "{}",
+        err.help_text()
+    );
+    insta::assert_snapshot!(err.render());
+    let err = refused(
+        &producer("idempotence = true"),
+        15,
+        1,
+        "unknown key `idempotence` in [[producers]]",
+    );
+    assert!(err.help_text().starts_with("did you mean `idempotent`?"), "{}", err.help_text());
+}
+
+#[test]
+fn kafka_client_config_under_its_kafka_name() {
+    let err = refused(
+        &producer("\"enable.idempotence\" = true"),
+        15,
+        1,
+        "unknown key `enable.idempotence` in [[producers]]",
+    );
+    assert!(
+        err.help_text().starts_with("kafsim takes this setting as `idempotent`; "),
+        "{}",
+        err.help_text()
+    );
+    // Unquoted, TOML reads the dots as tables; the report is about the name as written.
+    let err =
+        refused(&consumer("group.id = \"g1\""), 14, 1, "unknown key `group.id` in [[consumers]]");
+    assert!(
+        err.help_text().starts_with("write a key holding dots in quotes")
+            || err.help_text().starts_with("kafsim takes this setting as `group`"),
+        "{}",
+        err.help_text()
+    );
+    refused(&producer("linger.ms = 0"), 15, 1, "`linger.ms` must be quoted");
 }

@@ -3,15 +3,18 @@
 //! Two steps, so that each error can point into the file: serde reads the text into raw
 //! types that keep the position of every value (`raw`), refusing unknown keys and wrong
 //! types; validation (`validate`, `broker`, `faults`) then checks ranges and names and fills in
-//! defaults. Any mistake becomes a [`ScenarioError`] with file, line, column and a help.
+//! defaults (`clients` for producers and consumers, `settings` for Kafka's integer
+//! settings). Any mistake becomes a [`ScenarioError`] with file, line, column and a help.
 
 mod broker;
+mod clients;
 mod duration;
 mod error;
 mod faults;
 pub mod model;
 mod names;
 mod raw;
+mod settings;
 mod span;
 mod spelling;
 mod toml_error;

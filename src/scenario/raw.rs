@@ -53,6 +53,10 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "broker.heartbeat.interval.ms",
             "request.timeout.ms",
             "log.retention.check.interval.ms",
+            "offsets.topic.num.partitions",
+            "offsets.topic.replication.factor",
+            "offsets.commit.timeout.ms",
+            "group.initial.rebalance.delay.ms",
         ],
     ),
     (
@@ -63,12 +67,51 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "strict_min_isr",
             "high_watermark_isr",
             "isr_expansion",
+            "offset_commit_generation_check",
+            "consumer_truncation_detection",
+            "producer_state_rebuild",
         ],
     ),
     ("[network]", &["latency", "loss", "duplicate", "ordered"]),
     ("[[topics]]", &["name", "partitions", "replication_factor"]),
-    ("[[producers]]", &["name", "topic", "acks", "rate", "keys"]),
-    ("[[consumers]]", &["name", "topics"]),
+    (
+        "[[producers]]",
+        &[
+            "name",
+            "topic",
+            "acks",
+            "idempotent",
+            "rate",
+            "keys",
+            "linger.ms",
+            "batch.size",
+            "max.in.flight.requests.per.connection",
+            "retries",
+            "retry.backoff.ms",
+            "retry.backoff.max.ms",
+            "request.timeout.ms",
+            "delivery.timeout.ms",
+        ],
+    ),
+    (
+        "[[consumers]]",
+        &[
+            "name",
+            "group",
+            "members",
+            "topics",
+            "mode",
+            "commit",
+            "auto_offset_reset",
+            "processing",
+            "auto.commit.interval.ms",
+            "session.timeout.ms",
+            "heartbeat.interval.ms",
+            "max.poll.interval.ms",
+            "partition.assignment.strategy",
+            "max.poll.records",
+        ],
+    ),
     (
         "[[faults]]",
         &[
@@ -155,6 +198,14 @@ pub struct RawBroker {
     pub request_timeout_ms: Option<Spanned<KafkaInt>>,
     #[serde(rename = "log.retention.check.interval.ms")]
     pub log_retention_check_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "offsets.topic.num.partitions")]
+    pub offsets_topic_num_partitions: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "offsets.topic.replication.factor")]
+    pub offsets_topic_replication_factor: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "offsets.commit.timeout.ms")]
+    pub offsets_commit_timeout_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "group.initial.rebalance.delay.ms")]
+    pub group_initial_rebalance_delay_ms: Option<Spanned<KafkaInt>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,6 +216,9 @@ pub struct RawProtocol {
     pub strict_min_isr: Option<bool>,
     pub high_watermark_isr: Option<Spanned<String>>,
     pub isr_expansion: Option<Spanned<String>>,
+    pub offset_commit_generation_check: Option<bool>,
+    pub consumer_truncation_detection: Option<bool>,
+    pub producer_state_rebuild: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,15 +244,50 @@ pub struct RawProducer {
     pub name: Spanned<String>,
     pub topic: Spanned<String>,
     pub acks: Option<Spanned<Lenient>>,
+    pub idempotent: Option<Spanned<bool>>,
     pub rate: Spanned<i64>,
     pub keys: Option<Spanned<i64>>,
+    #[serde(rename = "linger.ms")]
+    pub linger_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "batch.size")]
+    pub batch_size: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "max.in.flight.requests.per.connection")]
+    pub max_in_flight: Option<Spanned<KafkaInt>>,
+    pub retries: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "retry.backoff.ms")]
+    pub retry_backoff_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "retry.backoff.max.ms")]
+    pub retry_backoff_max_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "request.timeout.ms")]
+    pub request_timeout_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "delivery.timeout.ms")]
+    pub delivery_timeout_ms: Option<Spanned<KafkaInt>>,
 }
 
+/// A consumer entry; with `members = N` it stands for N consumer nodes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConsumer {
     pub name: Spanned<String>,
+    pub group: Option<Spanned<String>>,
+    pub members: Option<Spanned<i64>>,
     pub topics: Names,
+    pub mode: Option<Spanned<String>>,
+    pub commit: Option<Spanned<String>>,
+    pub auto_offset_reset: Option<Spanned<String>>,
+    pub processing: Option<Spanned<Lenient>>,
+    #[serde(rename = "auto.commit.interval.ms")]
+    pub auto_commit_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "session.timeout.ms")]
+    pub session_timeout_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "heartbeat.interval.ms")]
+    pub heartbeat_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "max.poll.interval.ms")]
+    pub max_poll_interval_ms: Option<Spanned<KafkaInt>>,
+    #[serde(rename = "partition.assignment.strategy")]
+    pub assignor: Option<Spanned<String>>,
+    #[serde(rename = "max.poll.records")]
+    pub max_poll_records: Option<Spanned<KafkaInt>>,
 }
 
 /// One fault of the timeline. The keys of every kind are accepted here; validation refuses

@@ -18,7 +18,8 @@ pub fn problem(err: &toml::de::Error, text: &str) -> Problem {
     } else if let Some(rest) = message.strip_prefix("missing field ") {
         missing_key(span, &quoted(rest).into_iter().next().unwrap_or_default())
     } else if let Some(rest) = message.strip_prefix("invalid type: ") {
-        wrong_type(span, rest)
+        let dotted = if rest.starts_with("map,") { dotted_name(span.clone(), text) } else { None };
+        dotted.unwrap_or_else(|| wrong_type(span, rest))
     } else if message == "duplicate key" {
         Problem::at(span, "duplicate key")
             .label("already set above")
@@ -49,7 +50,9 @@ fn unknown_key(span: Range<usize>, rest: &str, text: &str) -> Problem {
     // about the name as written, when it is a Kafka name (elsewhere, dots may well be meant
     // as nested tables).
     let is_kafka_name = |name: &String| {
-        table == Some("[broker]") || TABLES.iter().any(|(_, keys)| keys.contains(&name.as_str()))
+        table == Some("[broker]")
+            || TABLES.iter().any(|(_, keys)| keys.contains(&name.as_str()))
+            || table.is_some_and(|t| kafka_key(t, name).is_some())
     };
     let dotted = dotted_key(text, &span, &first).filter(|(name, _)| is_kafka_name(name));
     let (span, key) = match &dotted {
@@ -70,7 +73,7 @@ fn unknown_key(span: Range<usize>, rest: &str, text: &str) -> Problem {
     }
     let keys =
         format!("the keys of {} are: {}", table.unwrap_or("this table"), accepted.join(", "));
-    let kafka = if table == Some("[broker]") { kafka_key(&key) } else { None };
+    let kafka = table.and_then(|t| kafka_key(t, &key));
     let mut help = match kafka {
         Some(KafkaKey::NotSimulated) => {
             let message = format!("`{key}` is a Kafka setting that kafsim does not simulate");
@@ -79,7 +82,7 @@ fn unknown_key(span: Range<usize>, rest: &str, text: &str) -> Problem {
             ));
         }
         Some(KafkaKey::OtherName { key: ours, how }) => {
-            format!("kafsim takes this setting as \"{ours}\"{how}; ")
+            format!("kafsim takes this setting as {}{how}; ", as_written(ours))
         }
         None => quote_it.unwrap_or_default() + &did_you_mean(&key, &accepted),
     };
@@ -100,6 +103,41 @@ fn unknown_key(span: Range<usize>, rest: &str, text: &str) -> Problem {
         None => format!("unknown key `{key}`"),
     };
     Problem::at(span, message).label("unknown key").help(help)
+}
+
+/// TOML reads `group.id = "g1"` as the key `group` holding a table: when that key takes
+/// another type, the report is about the dotted name as written, if kafsim knows it.
+fn dotted_name(span: Range<usize>, text: &str) -> Option<Problem> {
+    let first = text.get(span.clone())?;
+    let (name, value) = dotted_key(text, &span, first)?;
+    let span = span.start..span.start + name.len();
+    let quote_it = format!(
+        "write a key holding dots in quotes: \"{name}\"{value} (unquoted, TOML reads each dot \
+         as a nested table)"
+    );
+    if TABLES.iter().any(|(_, keys)| keys.contains(&name.as_str())) {
+        return Some(
+            Problem::at(span, format!("`{name}` must be quoted"))
+                .label("not quoted")
+                .help(quote_it),
+        );
+    }
+    let (table, ours, how) =
+        TABLES.iter().find_map(|(table, _)| match kafka_key(table, &name) {
+            Some(KafkaKey::OtherName { key, how }) => Some((table, key, how)),
+            _ => None,
+        })?;
+    Some(
+        Problem::at(span, format!("unknown key `{name}` in {table}"))
+            .label("unknown key")
+            .help(format!("kafsim takes this setting as {}{how}", as_written(ours))),
+    )
+}
+
+/// A key as the file writes it: Kafka's names hold dots and are quoted; the contract's
+/// are bare.
+fn as_written(key: &str) -> String {
+    if key.contains('.') { format!("\"{key}\"") } else { format!("`{key}`") }
 }
 
 fn missing_key(span: Range<usize>, key: &str) -> Problem {

@@ -5,27 +5,22 @@
 use toml::Spanned;
 
 use super::broker;
+use super::clients;
 use super::error::Problem;
 use super::faults;
 use super::model::{
-    Acks, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, ProducerSpec, RunSpec, Scenario,
+    BrokerSpec, ClusterSpec, ConsumerSpec, Expect, NetworkSpec, Outcome, RunSpec, Scenario,
     TopicSpec,
 };
 use super::names::{Nodes, no_repeats};
-use super::raw::{
-    Lenient, RawConsumer, RawExpect, RawNetwork, RawProducer, RawRun, RawScenario, RawTopic,
-};
+use super::raw::{RawConsumer, RawExpect, RawNetwork, RawRun, RawScenario, RawTopic};
 use super::spelling::did_you_mean;
-use super::values::{
-    duration, duration_range, int_in, names_non_empty, non_empty, probability, written,
-};
+use super::values::{duration, duration_range, int_in, non_empty, probability};
 use crate::check::INVARIANTS;
 use crate::sim::time::Duration;
 
 const MAX_BROKERS: i64 = 64;
 const MAX_PARTITIONS: i64 = 1000;
-const MAX_RATE: i64 = 1_000_000;
-const MAX_KEYS: i64 = 1_000_000;
 const DEFAULT_HEAL: Duration = Duration::from_secs(20);
 const DEFAULT_LATENCY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
 
@@ -46,10 +41,16 @@ pub fn validate(raw: &RawScenario, text: &str) -> Result<Scenario, Problem> {
     let network = network(raw.network.as_ref())?;
     let topics = topics(&raw.topics, brokers)?;
     let mut nodes = Nodes::new(brokers);
-    let producers =
-        raw.producers.iter().map(|p| producer(p, &topics, &mut nodes)).collect::<Result<_, _>>()?;
-    let consumers =
-        raw.consumers.iter().map(|c| consumer(c, &topics, &mut nodes)).collect::<Result<_, _>>()?;
+    let producers = raw
+        .producers
+        .iter()
+        .map(|p| clients::producer(p, &topics, &mut nodes))
+        .collect::<Result<_, _>>()?;
+    let mut consumers = Vec::new();
+    for c in &raw.consumers {
+        consumers.extend(clients::consumers(c, &topics, &mut nodes, text)?);
+    }
+    offsets_topic_fits(raw, &broker, brokers, &consumers)?;
     let faults = raw
         .faults
         .iter()
@@ -176,7 +177,7 @@ fn topic_name(raw: &Spanned<String>) -> Result<String, Problem> {
 }
 
 /// A name that must be a declared topic.
-fn topic_ref(name: &Spanned<String>, topics: &[TopicSpec]) -> Result<String, Problem> {
+pub fn topic_ref(name: &Spanned<String>, topics: &[TopicSpec]) -> Result<String, Problem> {
     let text = name.get_ref();
     if topics.iter().any(|t| &t.name == text) {
         return Ok(text.clone());
@@ -191,68 +192,49 @@ fn topic_ref(name: &Spanned<String>, topics: &[TopicSpec]) -> Result<String, Pro
         )))
 }
 
-fn producer(
-    raw: &RawProducer,
-    topics: &[TopicSpec],
-    nodes: &mut Nodes,
-) -> Result<ProducerSpec, Problem> {
-    nodes.add_client(&raw.name, "producer")?;
-    let topic = topic_ref(&raw.topic, topics)?;
-    let acks = raw.acks.as_ref().map(acks).transpose()?.unwrap_or(Acks::All);
-    let rate = int_in(
-        &raw.rate,
-        "rate",
-        1..=MAX_RATE,
-        "`rate` is records per simulated second: use an integer from 1 to 1000000",
-    )?;
-    let keys = raw
-        .keys
-        .as_ref()
-        .map(|k| {
-            int_in(
-                k,
-                "keys",
-                1..=MAX_KEYS,
-                "`keys` is the number of distinct keys, from 1 to 1000000",
-            )
-        })
-        .transpose()?
-        .unwrap_or(8);
-    let defaults = ProducerSpec::kafka_defaults(raw.name.get_ref(), &topic, rate, keys);
-    Ok(ProducerSpec { acks, idempotent: acks == Acks::All, ..defaults })
-}
-
-const ACKS_HELP: &str = "use acks = \"0\" (no answer awaited), acks = \"1\" (the leader's \
-                         append) or acks = \"all\" (every in-sync replica)";
-
-/// Kafka's spellings: `"0"`, `"1"`, `"all"` or `"-1"`, as a string or an integer.
-fn acks(raw: &Spanned<Lenient>) -> Result<Acks, Problem> {
-    match written(raw.get_ref()) {
-        "0" => Ok(Acks::None),
-        "1" => Ok(Acks::Leader),
-        "all" | "-1" => Ok(Acks::All),
-        other => Err(Problem::at(raw.span(), format!("unknown acks `{other}`"))
-            .label("not an acks setting")
-            .help(ACKS_HELP)),
-    }
-}
-
-fn consumer(
-    raw: &RawConsumer,
-    topics: &[TopicSpec],
-    nodes: &mut Nodes,
-) -> Result<ConsumerSpec, Problem> {
-    nodes.add_client(&raw.name, "consumer")?;
-    let names = names_non_empty(
-        &raw.topics,
-        "topics",
-        "list the topics it reads, e.g. topics = [\"events\"]",
-    )?;
-    no_repeats(names)?;
-    let topics = names.iter().map(|t| topic_ref(t, topics)).collect::<Result<_, _>>()?;
-    let topics: Vec<String> = topics;
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    Ok(ConsumerSpec::groupless(raw.name.get_ref(), &names))
+/// Kafka creates `__consumer_offsets` for the first consumer group, with
+/// `offsets.topic.replication.factor` replicas per partition, each on its own broker; with
+/// fewer brokers, it never exists and no group ever finds its coordinator.
+fn offsets_topic_fits(
+    raw: &RawScenario,
+    broker: &BrokerSpec,
+    brokers: u32,
+    consumers: &[ConsumerSpec],
+) -> Result<(), Problem> {
+    let rf = broker.offsets_topic_replication_factor;
+    let first_group = raw.consumers.iter().find_map(|c: &RawConsumer| c.group.as_ref());
+    let Some(group) = first_group.filter(|_| rf > brokers) else {
+        return Ok(());
+    };
+    assert!(consumers.iter().any(|c| c.group.is_some()));
+    let fix = format!(
+        "set \"offsets.topic.replication.factor\" = {brokers} or less in [broker], or raise \
+         [cluster] brokers to {rf}"
+    );
+    let written = raw.broker.as_ref().and_then(|b| b.offsets_topic_replication_factor.as_ref());
+    let problem = match written {
+        Some(value) => Problem::at(
+            value.span(),
+            format!(
+                "`offsets.topic.replication.factor` ({rf}) is larger than the cluster \
+                 ({brokers} brokers)"
+            ),
+        )
+        .label("more replicas than brokers"),
+        None => Problem::at(
+            group.span(),
+            format!(
+                "a consumer group needs {rf} brokers for __consumer_offsets, the cluster has \
+                 {brokers}"
+            ),
+        )
+        .label("needs __consumer_offsets"),
+    };
+    Err(problem.help(format!(
+        "consumer groups keep their offsets in __consumer_offsets, with \
+         \"offsets.topic.replication.factor\" replicas per partition (Kafka's default: 3), each \
+         on its own broker: {fix}"
+    )))
 }
 
 fn expect(raw: Option<&RawExpect>) -> Result<Expect, Problem> {

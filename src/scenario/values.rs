@@ -8,6 +8,7 @@ use toml::Spanned;
 use super::duration::{self, DurationError};
 use super::error::Problem;
 use super::raw::{Lenient, Names};
+use super::spelling::did_you_mean;
 use crate::sim::time::Duration;
 
 /// An integer within `range`, as the type the model holds (`u32`, `u64`, `i64`); `help`
@@ -83,6 +84,32 @@ pub fn signed_duration(value: &Spanned<Lenient>) -> Result<i64, Problem> {
 /// `"A..B"` or a single duration.
 pub fn duration_range(value: &Spanned<Lenient>) -> Result<(Duration, Duration), Problem> {
     with_text(value, duration::parse_range)
+}
+
+/// The value of `values` the file names; otherwise every value with its meaning. Each
+/// entry is (as the file writes it, the value, what it means).
+pub fn one_of<T: Copy>(
+    raw: &Spanned<String>,
+    key: &str,
+    values: &[(&str, T, &str)],
+) -> Result<T, Problem> {
+    let text = raw.get_ref();
+    if let Some(&(_, value, _)) = values.iter().find(|(name, _, _)| name == text) {
+        return Ok(value);
+    }
+    let names: Vec<&str> = values.iter().map(|(name, _, _)| *name).collect();
+    let list: String =
+        values.iter().map(|(name, _, meaning)| format!("\n  \"{name}\": {meaning}")).collect();
+    Err(Problem::at(raw.span(), format!("unknown {key} value `{text}`"))
+        .label(format!("not a `{key}` value"))
+        .help(format!("{}{key} is one of:{list}", did_you_mean(text, &names))))
+}
+
+/// The help of [`one_of`] lists one value a line; each must fit the report's width (100,
+/// less the help's indent and a margin) so that none wraps. For the modules' tests.
+#[cfg(test)]
+pub fn fits_one_line(name: &str, meaning: &str) -> bool {
+    format!("  \"{name}\": {meaning}").chars().count() <= 88
 }
 
 /// The value as the file wrote it, for messages that quote it.
