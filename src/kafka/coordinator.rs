@@ -1104,6 +1104,9 @@ impl Coordinator {
 
     /// The coordinator's clock: write timeouts, session expiry and join deadlines.
     pub fn tick(&mut self, now: Instant, log: &mut dyn CoordinatorLog, out: &mut Outbox) {
+        if self.writes.is_empty() && self.groups.is_empty() {
+            return;
+        }
         let expired: Vec<u64> = self
             .writes
             .iter()
