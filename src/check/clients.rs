@@ -123,8 +123,9 @@ struct Grant {
 }
 
 /// Where a record value was seen at one offset.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Sighting {
+    value: u64,
     offset: u64,
     time: Instant,
     /// `None`: acknowledged to its producer; `Some(c)`: read by consumer c.
@@ -140,9 +141,36 @@ struct AckedSend {
     time: Instant,
 }
 
+/// Every value seen in one partition: per offset (the index; offsets are dense, so a
+/// vector beats a map), the first sighting of each distinct value.
+#[derive(Clone, Debug, Default)]
+struct PartitionValues {
+    by_offset: Vec<Vec<Sighting>>,
+}
+
+impl PartitionValues {
+    fn add(&mut self, sighting: Sighting) {
+        let at = grow_to(&mut self.by_offset, sighting.offset);
+        if !at.iter().any(|s| s.value == sighting.value) {
+            at.push(sighting);
+        }
+    }
+}
+
+/// The element at index `offset`, growing the vector to hold it.
+fn grow_to<T: Default>(by_offset: &mut Vec<T>, offset: u64) -> &mut T {
+    let idx = usize::try_from(offset).expect("offset fits in memory");
+    if idx >= by_offset.len() {
+        by_offset.resize_with(idx + 1, T::default);
+    }
+    &mut by_offset[idx]
+}
+
 /// What one group read of one partition.
 #[derive(Clone, Debug, Default)]
 struct GroupReads {
+    /// Per member, where it started reading: its first reset or its first read.
+    starts: Vec<(NodeId, u64)>,
     /// Per offset (the index), the distinct values read there and who first read each.
     by_offset: Vec<Vec<(u64, NodeId)>>,
     /// (time, offset) each time the furthest offset read grew, in time order.
@@ -150,13 +178,23 @@ struct GroupReads {
 }
 
 impl GroupReads {
-    fn add(&mut self, time: Instant, offset: u64, value: u64, reader: NodeId) {
-        let idx = usize::try_from(offset).expect("offset fits in memory");
-        if idx >= self.by_offset.len() {
-            self.by_offset.resize_with(idx + 1, Vec::new);
+    fn started(&mut self, member: NodeId, offset: u64) {
+        if !self.starts.iter().any(|&(m, _)| m == member) {
+            assert!(self.starts.len() < 1 << 16, "members of one group are bounded");
+            self.starts.push((member, offset));
         }
-        if !self.by_offset[idx].iter().any(|&(v, _)| v == value) {
-            self.by_offset[idx].push((value, reader));
+    }
+
+    /// The lowest position any member started from.
+    fn start(&self) -> Option<u64> {
+        self.starts.iter().map(|&(_, offset)| offset).min()
+    }
+
+    fn add(&mut self, time: Instant, offset: u64, value: u64, reader: NodeId) {
+        self.started(reader, offset);
+        let at = grow_to(&mut self.by_offset, offset);
+        if !at.iter().any(|&(v, _)| v == value) {
+            at.push((value, reader));
         }
         if self.furthest().is_none_or(|f| offset > f) {
             self.frontier.push((time, offset));
@@ -180,14 +218,52 @@ impl GroupReads {
 
 type GroupTp = (Arc<str>, TopicPartition);
 
+/// Vectors indexed through a map, remembering the last lookup: the records of one fetch
+/// response or one produce response come in a run, and cost one lookup.
+#[derive(Clone, Debug)]
+struct Slots<K, V> {
+    index: BTreeMap<K, usize>,
+    values: Vec<V>,
+    last: Option<(K, usize)>,
+}
+
+impl<K, V> Default for Slots<K, V> {
+    fn default() -> Self {
+        Slots { index: BTreeMap::new(), values: Vec::new(), last: None }
+    }
+}
+
+impl<K: Ord + Clone, V: Default> Slots<K, V> {
+    /// The slot of the key `make` builds, built only when it is not the last one asked.
+    fn slot(&mut self, is_last: impl Fn(&K) -> bool, make: impl FnOnce() -> K) -> &mut V {
+        let i = match &self.last {
+            Some((key, i)) if is_last(key) => *i,
+            _ => {
+                let key = make();
+                let next = self.values.len();
+                let i = *self.index.entry(key.clone()).or_insert(next);
+                if i == next {
+                    self.values.push(V::default());
+                }
+                self.last = Some((key, i));
+                i
+            }
+        };
+        &mut self.values[i]
+    }
+
+    /// In key order.
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.index.iter().map(|(k, &i)| (k, &self.values[i]))
+    }
+}
+
 /// The history sorted into the tables the invariants read.
 #[derive(Default)]
 struct Tables {
-    /// Per (readers, partition, member): where the member started, for
-    /// `commit-ahead-of-processing` (first reset or first processed offset) ...
+    /// Per (group, partition, member): where the member started, for
+    /// `commit-ahead-of-processing` (first reset or first processed offset).
     processing_starts: BTreeMap<(Readers, TopicPartition, NodeId), u64>,
-    /// ... and for `missed-record` (first reset or first read offset).
-    reading_starts: BTreeMap<(Readers, TopicPartition, NodeId), u64>,
     /// Offsets `[from, to)` jumped over by forward out-of-range resets: retention deleted them.
     skipped: BTreeMap<(Readers, TopicPartition), Vec<(u64, u64)>>,
     /// Processed ranges `first..=last`.
@@ -200,12 +276,15 @@ struct Tables {
     owners: BTreeMap<(Arc<str>, TopicPartition, u32), Grant>,
     split: BTreeMap<GroupTp, Finding>,
     zombie: BTreeMap<GroupTp, Finding>,
-    /// Per partition and value, each distinct offset it was seen at.
-    sightings: BTreeMap<TopicPartition, BTreeMap<u64, Vec<Sighting>>>,
+    /// Every value acknowledged or read, per partition.
+    values: Slots<TopicPartition, PartitionValues>,
     /// Producers that got a producer id: idempotent.
     idempotent: BTreeSet<NodeId>,
-    acked: BTreeMap<(NodeId, TopicPartition), Vec<AckedSend>>,
-    reads: BTreeMap<(Readers, TopicPartition), GroupReads>,
+    acked: Slots<(NodeId, TopicPartition), Vec<AckedSend>>,
+    /// Keyed by group (or lone consumer) and partition; remembered by consumer and
+    /// partition for the runs of reads.
+    reads: Slots<(Readers, TopicPartition), GroupReads>,
+    last_reader: Option<(NodeId, TopicPartition)>,
 }
 
 /// Checks the client invariants over a run's history. Violations come out in a fixed
@@ -239,8 +318,12 @@ impl Tables {
         };
         match &o.obs {
             KafkaObs::Acked { tp, value, offset, leader_epoch, .. } => {
-                self.sighted(tp, *value, Sighting { offset: *offset, time: o.time, reader: None });
-                self.acked.entry((o.node, tp.clone())).or_default().push(AckedSend {
+                let sighting =
+                    Sighting { value: *value, offset: *offset, time: o.time, reader: None };
+                self.sighted(tp, sighting);
+                let acked =
+                    self.acked.slot(|k| k.0 == o.node && k.1 == *tp, || (o.node, tp.clone()));
+                acked.push(AckedSend {
                     value: *value,
                     offset: *offset,
                     leader_epoch: *leader_epoch,
@@ -248,12 +331,10 @@ impl Tables {
                 });
             }
             KafkaObs::Read { tp, value, offset, .. } => {
-                let sighting = Sighting { offset: *offset, time: o.time, reader: Some(o.node) };
-                self.sighted(tp, *value, sighting);
-                let readers = readers();
-                self.reading_starts.entry((readers.clone(), tp.clone(), o.node)).or_insert(*offset);
-                let reads = self.reads.entry((readers, tp.clone())).or_default();
-                reads.add(o.time, *offset, *value, o.node);
+                let sighting =
+                    Sighting { value: *value, offset: *offset, time: o.time, reader: Some(o.node) };
+                self.sighted(tp, sighting);
+                self.group_reads(o.node, tp, readers).add(o.time, *offset, *value, o.node);
             }
             KafkaObs::ProducerId { .. } => {
                 self.idempotent.insert(o.node);
@@ -270,8 +351,8 @@ impl Tables {
             KafkaObs::PositionReset { tp, from, to, reason } => match reason {
                 ResetReason::AutoOffsetReset | ResetReason::Committed => {
                     let member = (readers(), tp.clone(), o.node);
-                    self.processing_starts.entry(member.clone()).or_insert(*to);
-                    self.reading_starts.entry(member).or_insert(*to);
+                    self.processing_starts.entry(member).or_insert(*to);
+                    self.group_reads(o.node, tp, readers).started(o.node, *to);
                 }
                 ResetReason::OutOfRange if to > from => {
                     self.skipped.entry((readers(), tp.clone())).or_default().push((*from, *to));
@@ -325,12 +406,24 @@ impl Tables {
         }
     }
 
-    /// Keeps the first sighting of `value` at each distinct offset.
-    fn sighted(&mut self, tp: &TopicPartition, value: u64, sighting: Sighting) {
-        let seen = self.sightings.entry(tp.clone()).or_default().entry(value).or_default();
-        if !seen.iter().any(|s| s.offset == sighting.offset) {
-            seen.push(sighting);
+    fn sighted(&mut self, tp: &TopicPartition, sighting: Sighting) {
+        self.values.slot(|k| k == tp, || tp.clone()).add(sighting);
+    }
+
+    /// The reads of `consumer`'s group in `tp`.
+    fn group_reads(
+        &mut self,
+        consumer: NodeId,
+        tp: &TopicPartition,
+        readers: impl FnOnce() -> Readers,
+    ) -> &mut GroupReads {
+        // The slot last asked for is this consumer's for this partition only if the last
+        // consumer asking was this one.
+        let same = self.last_reader.as_ref().is_some_and(|(c, t)| *c == consumer && t == tp);
+        if !same {
+            self.last_reader = Some((consumer, tp.clone()));
         }
+        self.reads.slot(|_| same, || (readers(), tp.clone()))
     }
 
     /// `split-assignment`: a second member given the partition in the same generation.
@@ -394,21 +487,21 @@ impl Tables {
 /// `duplicate`: per partition, each value seen at more than one offset.
 fn duplicates(tables: &Tables, layout: &Layout) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for (tp, values) in &tables.sightings {
+    for (tp, values) in tables.values.iter() {
+        let mut seen: Vec<&Sighting> = values.by_offset.iter().flatten().collect();
+        seen.sort_unstable_by_key(|s| (s.value, s.offset));
         let mut finding = Finding::new();
         let mut producers = BTreeSet::new();
-        for (&value, seen) in values {
-            if seen.len() < 2 {
-                continue;
-            }
+        // Offsets of one value are distinct: a partition keeps one sighting per value and
+        // offset.
+        for run in seen.chunk_by(|a, b| a.value == b.value).filter(|run| run.len() > 1) {
+            let value = run[0].value;
             producers.insert(value_producer_index(value));
             // Visible once a second offset had been seen.
-            let mut times: Vec<Instant> = seen.iter().map(|s| s.time).collect();
+            let mut times: Vec<Instant> = run.iter().map(|s| s.time).collect();
             times.sort_unstable();
             finding.add(times[1], || {
-                let mut seen: Vec<&Sighting> = seen.iter().collect();
-                seen.sort_by_key(|s| s.offset);
-                let offsets: Vec<String> = seen
+                let offsets: Vec<String> = run
                     .iter()
                     .map(|s| match s.reader {
                         None => format!("{} (acked at {})", s.offset, s.time),
@@ -456,7 +549,7 @@ fn idempotence(tables: &Tables, producer: NodeId) -> &'static str {
 /// the producer generated before it, in a leader epoch no newer than that record's.
 fn nonmonotonic_sends(tables: &Tables, layout: &Layout) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for ((producer, tp), sends) in &tables.acked {
+    for ((producer, tp), sends) in tables.acked.iter() {
         let mut sends = sends.clone();
         // Values grow in the order the producer generated them.
         sends.sort_by_key(|s| (s.value, s.offset));
@@ -686,11 +779,11 @@ fn aggregated(
 /// that forward out-of-range resets jumped over (retention deleted them).
 fn missed_records(tables: &Tables, layout: &Layout, facts: &RunFacts) -> Vec<Violation> {
     let mut violations = Vec::new();
-    for ((readers, tp), reads) in &tables.reads {
+    for ((readers, tp), reads) in tables.reads.iter() {
         let Some(log) = facts.final_logs.get(tp) else { continue };
-        let furthest = reads.furthest().expect("a group's reads have a furthest offset");
-        let start = group_start(&tables.reading_starts, readers, tp)
-            .expect("a group that read a partition has a start there");
+        // A group may have started (a reset) and read nothing yet.
+        let Some(furthest) = reads.furthest() else { continue };
+        let start = reads.start().expect("a group that read a partition has a start there");
         let key = (readers.clone(), tp.clone());
         let skipped = merged(tables.skipped.get(&key).cloned().unwrap_or_default());
         let mut skip = skipped.iter().peekable();
