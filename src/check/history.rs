@@ -8,8 +8,12 @@
 //! - `unseen`: an acknowledged record no consumer read by the end of the run, because no
 //!   consumer got that far (loss and delay look the same; see [`UNSEEN_GRACE_MS`]).
 //! - `poll-skip`: a consumer's successive reads of a partition skip an offset.
-//! - `nonmonotonic-poll`: a consumer read an offset at or below the previous one, other
-//!   than right after that consumer restarted.
+//! - `nonmonotonic-poll`: a consumer read an offset at or below the previous one.
+//!
+//! Both poll anomalies are judged within one continuous run of reads: a consumer's restart,
+//! a new assignment of the partition (`Assigned`) and a position reset (`PositionReset`, any
+//! reason; the next read is expected at its target) start a new run, as Jepsen allows skips
+//! and regressions across subscribe rebalances.
 //!
 //! One bug tends to break thousands of records the same way, so violations are aggregated:
 //! one per invariant and partition (and consumer, for the poll anomalies), with a count and
@@ -32,7 +36,7 @@ use super::Violation;
 /// (holding the HW back) and at the consumer.
 pub const UNSEEN_GRACE_MS: u64 = 10_000;
 /// Examples quoted per violation.
-const EXAMPLES_MAX: usize = 5;
+pub(super) const EXAMPLES_MAX: usize = 5;
 
 #[derive(Clone, Debug)]
 struct Ack {
@@ -52,6 +56,31 @@ struct Read {
     value: u64,
     leader_epoch: u32,
     broker: NodeId,
+}
+
+/// What a consumer's next read of a partition must be within one continuous run of reads.
+#[derive(Clone, Copy, Debug)]
+struct Expected {
+    /// The last offset read in this run: reading at or below it is a regression.
+    last: Option<u64>,
+    /// The next offset: reading past it skips. `None` right after an assignment, whose
+    /// starting position the checker does not know.
+    next: Option<u64>,
+}
+
+impl Expected {
+    /// A consumer that just started reads from offset 0.
+    const START: Expected = Expected { last: None, next: Some(0) };
+    /// Newly assigned: any offset may come next.
+    const ANY: Expected = Expected { last: None, next: None };
+
+    fn after_read(offset: u64) -> Expected {
+        Expected { last: Some(offset), next: Some(offset + 1) }
+    }
+
+    fn after_reset(to: u64) -> Expected {
+        Expected { last: None, next: Some(to) }
+    }
 }
 
 /// Everything read from one partition.
@@ -89,18 +118,18 @@ impl PartitionReads {
 }
 
 /// An aggregated violation being built: count, first examples, first time.
-struct Finding {
-    count: usize,
-    time: Instant,
-    examples: Vec<String>,
+pub(super) struct Finding {
+    pub(super) count: usize,
+    pub(super) time: Instant,
+    pub(super) examples: Vec<String>,
 }
 
 impl Finding {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Finding { count: 0, time: Instant::from_nanos(u64::MAX), examples: Vec::new() }
     }
 
-    fn add(&mut self, time: Instant, example: impl FnOnce() -> String) {
+    pub(super) fn add(&mut self, time: Instant, example: impl FnOnce() -> String) {
         self.count += 1;
         self.time = self.time.min(time);
         if self.examples.len() < EXAMPLES_MAX {
@@ -110,7 +139,7 @@ impl Finding {
 }
 
 /// Names a record value: its producer, the producer's restart count, its sequence.
-fn value_name(layout: &Layout, value: u64) -> String {
+pub(super) fn value_name(layout: &Layout, value: u64) -> String {
     let index = value_producer_index(value) as usize;
     let producer = layout
         .producers
@@ -144,8 +173,9 @@ pub fn check_with_grace(
     let mut reads: BTreeMap<TopicPartition, PartitionReads> = BTreeMap::new();
     let mut poll_skip: BTreeMap<(TopicPartition, NodeId), Finding> = BTreeMap::new();
     let mut nonmonotonic: BTreeMap<(TopicPartition, NodeId), Finding> = BTreeMap::new();
-    // Per (partition, consumer): the last offset read since the consumer (re)started.
-    let mut last_read: BTreeMap<(TopicPartition, NodeId), u64> = BTreeMap::new();
+    // Per (partition, consumer): what its next read must be; no entry is a consumer that
+    // just started, which reads from offset 0 (unless a reset or an assignment says where).
+    let mut positions: BTreeMap<(TopicPartition, NodeId), Expected> = BTreeMap::new();
     // Per (partition, consumer): the last position reset, to explain what follows it.
     let mut last_reset: BTreeMap<(TopicPartition, NodeId), (Instant, u64)> = BTreeMap::new();
 
@@ -180,16 +210,15 @@ pub fn check_with_grace(
                 }
 
                 let slot = (tp.clone(), o.node);
-                let previous = last_read.insert(slot.clone(), offset);
-                let expected = previous.map_or(0, |p| p + 1);
-                let (findings, what) = match previous {
-                    Some(prev) if offset <= prev => (&mut nonmonotonic, format!("after {prev}")),
-                    _ if offset > expected => {
-                        let after = previous.map_or("its start".to_string(), |p| p.to_string());
-                        (
-                            &mut poll_skip,
-                            format!("after {after}, skipping {expected}..{}", offset - 1),
-                        )
+                let expected = positions.insert(slot.clone(), Expected::after_read(offset));
+                let expected = expected.unwrap_or(Expected::START);
+                let (findings, what) = match (expected.last, expected.next) {
+                    (Some(prev), _) if offset <= prev => {
+                        (&mut nonmonotonic, format!("after {prev}"))
+                    }
+                    (last, Some(next)) if offset > next => {
+                        let after = last.map_or("its start".to_string(), |p| p.to_string());
+                        (&mut poll_skip, format!("after {after}, skipping {next}..{}", offset - 1))
                     }
                     _ => continue,
                 };
@@ -209,11 +238,22 @@ pub fn check_with_grace(
             }
             KafkaObs::Restarted => {
                 // A restarted consumer reads from 0 again: that is not a regression.
-                last_read.retain(|(_, node), _| *node != o.node);
+                positions.retain(|(_, node), _| *node != o.node);
                 last_reset.retain(|(_, node), _| *node != o.node);
             }
-            KafkaObs::PositionReset { tp, from, .. } => {
-                last_reset.insert((tp.clone(), o.node), (o.time, *from));
+            KafkaObs::PositionReset { tp, from, to, .. } => {
+                // Any reset (committed offset, auto.offset.reset, truncation) starts a new
+                // run of reads at `to`.
+                let slot = (tp.clone(), o.node);
+                positions.insert(slot.clone(), Expected::after_reset(*to));
+                last_reset.insert(slot, (o.time, *from));
+            }
+            KafkaObs::Assigned { partitions, .. } => {
+                // Jepsen allows skips and regressions across a (re)assignment: the position
+                // is the committed offset or a reset, which the next observations show.
+                for tp in partitions {
+                    positions.insert((tp.clone(), o.node), Expected::ANY);
+                }
             }
             KafkaObs::Sent { .. }
             | KafkaObs::Throttled { .. }
@@ -222,7 +262,6 @@ pub fn check_with_grace(
             | KafkaObs::Processed { .. }
             | KafkaObs::CommitDone { .. }
             | KafkaObs::OffsetFetched { .. }
-            | KafkaObs::Assigned { .. }
             | KafkaObs::Revoked { .. } => {}
         }
     }
@@ -340,7 +379,7 @@ fn producers_of(acks: &[Ack], layout: &Layout) -> String {
     names.join(", ")
 }
 
-fn summary(finding: &Finding, headline: &str) -> String {
+pub(super) fn summary(finding: &Finding, headline: &str) -> String {
     let mut text = headline.to_string();
     for example in &finding.examples {
         let _ = write!(text, "\n  - {example}");
@@ -504,6 +543,54 @@ mod tests {
         let violations = check(&h, &layout(), at(60_000));
         assert_eq!(invariants(&violations), vec!["nonmonotonic-poll"], "{violations:#?}");
         assert!(violations[0].detail.contains("c1 read offset 1 after 2 at t=0.040s: p1:1"));
+    }
+
+    fn reset(ms: u64, consumer: NodeId, p: u32, from: u64, to: u64) -> Observed<KafkaObs> {
+        let reason = crate::kafka::protocol::ResetReason::Committed;
+        let obs = KafkaObs::PositionReset { tp: tp(p), from, to, reason };
+        Observed { time: at(ms), node: consumer, obs }
+    }
+
+    fn assigned(ms: u64, consumer: NodeId, partitions: &[u32]) -> Observed<KafkaObs> {
+        let obs = KafkaObs::Assigned {
+            group: Some("g".into()),
+            generation: Some(2),
+            member_id: Some(crate::kafka::protocol::MemberId(1)),
+            partitions: partitions.iter().map(|&p| tp(p)).collect(),
+        };
+        Observed { time: at(ms), node: consumer, obs }
+    }
+
+    #[test]
+    fn a_new_assignment_or_a_reset_starts_a_new_run_of_reads() {
+        let mut h = clean();
+        // c1 gets t-0 again in a rebalance and goes back to the committed offset 1; then a
+        // reset to the committed offset 2 of a newer commit.
+        h.push(assigned(40, C1, &[0]));
+        h.push(read(41, C1, 0, 1, v(1)));
+        h.push(read(41, C1, 0, 2, v(3)));
+        h.push(reset(42, C1, 0, 3, 2));
+        h.push(read(43, C1, 0, 2, v(3)));
+        // c2, newly assigned t-1, starts where the group had committed: offset 0.
+        h.push(assigned(44, C2, &[1]));
+        h.push(read(45, C2, 1, 0, v(2)));
+        assert_eq!(check(&h, &layout(), at(60_000)), vec![]);
+    }
+
+    #[test]
+    fn poll_anomalies_within_one_assignment_are_still_flagged() {
+        let mut h = clean();
+        h.push(assigned(40, C1, &[0]));
+        h.push(read(41, C1, 0, 1, v(1)));
+        h.push(read(42, C1, 0, 0, v(0)));
+        // A reset makes its target the next offset: reading past it skips.
+        h.push(reset(43, C2, 0, 2, 0));
+        h.push(read(44, C2, 0, 2, v(3)));
+        let violations = check(&h, &layout(), at(60_000));
+        assert_eq!(invariants(&violations), vec!["poll-skip", "nonmonotonic-poll"]);
+        assert!(violations[0].detail.contains("c2 read offset 2 after its start, skipping 0..1"));
+        assert!(violations[0].detail.contains("(position reset from 2 at t=0.043s)"));
+        assert!(violations[1].detail.contains("c1 read offset 0 after 1 at t=0.042s"));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Checkers: what a run must never show.
 
+pub mod clients;
 pub mod convergence;
 pub mod history;
 pub mod state;
 pub mod view;
 
+pub use clients::check as check_clients;
 pub use history::check as check_history;
 
 use crate::sim::time::Instant;
@@ -15,6 +17,14 @@ pub const INVARIANTS: &[&str] = &[
     "unseen",
     "poll-skip",
     "nonmonotonic-poll",
+    // Client invariants (`clients`).
+    "duplicate",
+    "nonmonotonic-send",
+    "commit-ahead-of-processing",
+    "lost-commit",
+    "split-assignment",
+    "zombie-commit",
+    "missed-record",
     "node-panic",
     // State invariants (`state::STATE_INVARIANTS`).
     "single-leader",

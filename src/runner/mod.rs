@@ -14,8 +14,10 @@ use std::time::Instant as WallInstant;
 use rayon::prelude::*;
 
 use crate::check::Violation;
+use crate::check::clients::{FinalLogs, RunFacts, consumer_groups};
 use crate::check::convergence::check_converged;
 use crate::check::state::StateChecker;
+use crate::kafka::protocol::CONSUMER_OFFSETS;
 use crate::kafka::view::cluster_view;
 use crate::kafka::{self, KafkaNode, Layout};
 use crate::scenario::{Outcome, Scenario};
@@ -118,7 +120,8 @@ fn prepare(scenario: &Scenario, seed: u64, record: bool) -> (Sim<KafkaNode>, Lay
     (sim, layout, descriptions)
 }
 
-/// The fault phase, the heal, the heal phase, then the checks.
+/// The fault phase, the heal, the heal phase, then the checks: the state checker's, the
+/// convergence's, the history's (Jepsen's anomalies) and the clients' invariants.
 fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> Vec<Violation> {
     let mut state = StateChecker::new();
     let fault_phase_end = Instant::ZERO + scenario.run.duration;
@@ -130,7 +133,28 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> V
     let mut violations = state.violations().to_vec();
     violations.extend(check_converged(&settled));
     violations.extend(crate::check::history::check(sim.history(), layout, sim.now()));
+    let facts =
+        RunFacts { groups: consumer_groups(scenario, layout), final_logs: final_logs(sim, layout) };
+    violations.extend(crate::check::clients::check(sim.history(), layout, &facts));
     violations
+}
+
+/// Every data partition's records below the high watermark of its final leader (the
+/// controller's), after healing: the truth `missed-record` holds reads against. A partition
+/// without a leader, or whose leader is down, has no final log.
+fn final_logs(sim: &Sim<KafkaNode>, layout: &Layout) -> FinalLogs {
+    layout
+        .partitions()
+        .filter(|(tp, _)| &*tp.topic != CONSUMER_OFFSETS)
+        .filter_map(|(tp, _)| {
+            let (leader, _) = layout.leader(sim, &tp)?;
+            let log = sim.node(leader)?.as_broker()?.replica(&tp)?.log();
+            let hw = log.high_watermark();
+            let records =
+                log.records().iter().take_while(|r| r.offset < hw).map(|r| (r.offset, r.value));
+            Some((tp, records.collect()))
+        })
+        .collect()
 }
 
 /// Runs to `deadline`, showing the state checker the cluster every

@@ -1,0 +1,838 @@
+//! The client invariants: what producers, consumer groups and the group coordinator must
+//! never show in a run's history (reference/kafka-anomalies.md §1b, P1–P3 and C1–C6):
+//!
+//! - `duplicate` (P1, P3): a record value at more than one offset of its partition, across
+//!   acknowledged offsets and read offsets.
+//! - `nonmonotonic-send` (P2): a producer's records acknowledged in a partition in another
+//!   order than it generated them.
+//! - `commit-ahead-of-processing` (C1): a group committed an offset past records no member
+//!   of the group processed.
+//! - `lost-commit` (C6): an OffsetFetch did not return the last acknowledged commit or a
+//!   commit that may have superseded it.
+//! - `split-assignment`: two members own one partition in one generation.
+//! - `zombie-commit` (C4): a commit acknowledged from a member whose partition had already
+//!   been assigned to another member in a newer generation.
+//! - `missed-record` (C3): a record of the final log, inside the range a group read, that
+//!   no member of the group read.
+//!
+//! The checker is pure: besides the history it takes [`RunFacts`], which the runner builds
+//! from the scenario (who is in which group) and from the final cluster (the logs). It is
+//! one pass over the history into per-partition and per-group tables (BTreeMaps, vectors
+//! sorted once), then one linear pass per invariant, because it runs once per seed of
+//! sweeps of thousands of seeds.
+//!
+//! Departures from Jepsen: `duplicate` is per partition, not per key (a value is unique
+//! in a run, so a second offset anywhere in its partition is a duplicate); a
+//! `nonmonotonic-send` needs the later record's leader epoch to be no newer than the earlier
+//! one's, so that a record acknowledged and then truncated away (a lost write, reported as
+//! such) does not also count as a reordering.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::kafka::cluster::Layout;
+use crate::kafka::protocol::{
+    KafkaObs, MemberId, ResetReason, TopicPartition, value_producer_index,
+};
+use crate::scenario::Scenario;
+use crate::sim::node::NodeId;
+use crate::sim::time::Instant;
+use crate::sim::world::Observed;
+
+use super::Violation;
+use super::history::{Finding, summary, value_name};
+
+/// The final log of each partition: (offset, value) of every record below the high
+/// watermark of the partition's final leader, in offset order.
+pub type FinalLogs = BTreeMap<TopicPartition, Vec<(u64, u64)>>;
+
+/// What the client checks need besides the history.
+#[derive(Clone, Debug, Default)]
+pub struct RunFacts {
+    /// Every consumer that belongs to a group, with its `group.id`.
+    pub groups: BTreeMap<NodeId, Arc<str>>,
+    /// The truth after healing; partitions without a final leader are absent.
+    pub final_logs: FinalLogs,
+}
+
+/// Each consumer of the scenario that has a `group.id`, by node id.
+pub fn consumer_groups(scenario: &Scenario, layout: &Layout) -> BTreeMap<NodeId, Arc<str>> {
+    assert_eq!(scenario.consumers.len(), layout.consumers.len(), "layout of this scenario");
+    scenario
+        .consumers
+        .iter()
+        .zip(&layout.consumers)
+        .filter_map(|(spec, &node)| spec.group.as_deref().map(|g| (node, Arc::from(g))))
+        .collect()
+}
+
+/// Who reads together: a group, or a consumer outside any group as a group of one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Readers {
+    Group(Arc<str>),
+    Alone(NodeId),
+}
+
+impl Readers {
+    fn name(&self, layout: &Layout) -> String {
+        match self {
+            Readers::Group(g) => format!("group {g}"),
+            Readers::Alone(node) => format!("consumer {}", layout.name(*node)),
+        }
+    }
+}
+
+/// One completed OffsetCommit of one partition.
+#[derive(Clone, Debug)]
+struct Commit {
+    node: NodeId,
+    member: Option<MemberId>,
+    generation: Option<u32>,
+    offset: u64,
+    invoked: Instant,
+    done: Instant,
+    ok: bool,
+}
+
+impl Commit {
+    fn describe(&self, layout: &Layout) -> String {
+        let who = match (self.member, self.generation) {
+            (Some(m), Some(g)) => format!("{} ({m}, generation {g})", layout.name(self.node)),
+            _ => layout.name(self.node).to_string(),
+        };
+        format!("{} by {who} invoked at {}", self.offset, self.invoked)
+    }
+}
+
+/// One answered OffsetFetch of one partition.
+#[derive(Clone, Debug)]
+struct Fetch {
+    node: NodeId,
+    offset: Option<u64>,
+    invoked: Instant,
+    done: Instant,
+}
+
+/// A partition given to a member in a generation.
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    time: Instant,
+    generation: u32,
+    member: MemberId,
+    node: NodeId,
+}
+
+/// Where a record value was seen at one offset.
+#[derive(Clone, Copy, Debug)]
+struct Sighting {
+    value: u64,
+    offset: u64,
+    time: Instant,
+    /// `None`: acknowledged to its producer; `Some(c)`: read by consumer c.
+    reader: Option<NodeId>,
+}
+
+/// A producer's acknowledged record.
+#[derive(Clone, Copy, Debug)]
+struct AckedSend {
+    value: u64,
+    offset: u64,
+    leader_epoch: u32,
+    time: Instant,
+}
+
+/// Every value seen in one partition: per offset (the index; offsets are dense, so a
+/// vector beats a map), the first sighting of each distinct value.
+#[derive(Clone, Debug, Default)]
+struct PartitionValues {
+    by_offset: Vec<Vec<Sighting>>,
+}
+
+impl PartitionValues {
+    fn add(&mut self, sighting: Sighting) {
+        let at = grow_to(&mut self.by_offset, sighting.offset);
+        if !at.iter().any(|s| s.value == sighting.value) {
+            at.push(sighting);
+        }
+    }
+}
+
+/// The element at index `offset`, growing the vector to hold it.
+fn grow_to<T: Default>(by_offset: &mut Vec<T>, offset: u64) -> &mut T {
+    let idx = usize::try_from(offset).expect("offset fits in memory");
+    if idx >= by_offset.len() {
+        by_offset.resize_with(idx + 1, T::default);
+    }
+    &mut by_offset[idx]
+}
+
+/// What one group read of one partition.
+#[derive(Clone, Debug, Default)]
+struct GroupReads {
+    /// Per member, where it started reading: its first reset or its first read.
+    starts: Vec<(NodeId, u64)>,
+    /// Per offset (the index), the distinct values read there and who first read each.
+    by_offset: Vec<Vec<(u64, NodeId)>>,
+    /// (time, offset) each time the furthest offset read grew, in time order.
+    frontier: Vec<(Instant, u64)>,
+}
+
+impl GroupReads {
+    fn started(&mut self, member: NodeId, offset: u64) {
+        if !self.starts.iter().any(|&(m, _)| m == member) {
+            assert!(self.starts.len() < 1 << 16, "members of one group are bounded");
+            self.starts.push((member, offset));
+        }
+    }
+
+    /// The lowest position any member started from.
+    fn start(&self) -> Option<u64> {
+        self.starts.iter().map(|&(_, offset)| offset).min()
+    }
+
+    fn add(&mut self, time: Instant, offset: u64, value: u64, reader: NodeId) {
+        self.started(reader, offset);
+        let at = grow_to(&mut self.by_offset, offset);
+        if !at.iter().any(|&(v, _)| v == value) {
+            at.push((value, reader));
+        }
+        if self.furthest().is_none_or(|f| offset > f) {
+            self.frontier.push((time, offset));
+        }
+    }
+
+    fn at(&self, offset: u64) -> &[(u64, NodeId)] {
+        self.by_offset.get(offset as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn furthest(&self) -> Option<u64> {
+        self.frontier.last().map(|&(_, o)| o)
+    }
+
+    /// When the group first read at or past `offset`.
+    fn first_reached(&self, offset: u64) -> Option<Instant> {
+        let idx = self.frontier.partition_point(|&(_, o)| o < offset);
+        self.frontier.get(idx).map(|&(t, _)| t)
+    }
+}
+
+type GroupTp = (Arc<str>, TopicPartition);
+
+/// Vectors indexed through a map, remembering the last lookup: the records of one fetch
+/// response or one produce response come in a run, and cost one lookup.
+#[derive(Clone, Debug)]
+struct Slots<K, V> {
+    index: BTreeMap<K, usize>,
+    values: Vec<V>,
+    last: Option<(K, usize)>,
+}
+
+impl<K, V> Default for Slots<K, V> {
+    fn default() -> Self {
+        Slots { index: BTreeMap::new(), values: Vec::new(), last: None }
+    }
+}
+
+impl<K: Ord + Clone, V: Default> Slots<K, V> {
+    /// The slot of the key `make` builds, built only when it is not the last one asked.
+    fn slot(&mut self, is_last: impl Fn(&K) -> bool, make: impl FnOnce() -> K) -> &mut V {
+        let i = match &self.last {
+            Some((key, i)) if is_last(key) => *i,
+            _ => {
+                let key = make();
+                let next = self.values.len();
+                let i = *self.index.entry(key.clone()).or_insert(next);
+                if i == next {
+                    self.values.push(V::default());
+                }
+                self.last = Some((key, i));
+                i
+            }
+        };
+        &mut self.values[i]
+    }
+
+    /// In key order.
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.index.iter().map(|(k, &i)| (k, &self.values[i]))
+    }
+}
+
+/// The history sorted into the tables the invariants read.
+#[derive(Default)]
+struct Tables {
+    /// Per (group, partition, member): where the member started, for
+    /// `commit-ahead-of-processing` (first reset or first processed offset).
+    processing_starts: BTreeMap<(Readers, TopicPartition, NodeId), u64>,
+    /// Offsets `[from, to)` jumped over by forward out-of-range resets: retention deleted them.
+    skipped: BTreeMap<(Readers, TopicPartition), Vec<(u64, u64)>>,
+    /// Processed ranges `first..=last`.
+    processed: BTreeMap<GroupTp, Vec<(u64, u64)>>,
+    /// In completion order.
+    commits: BTreeMap<GroupTp, Vec<Commit>>,
+    /// In completion order.
+    fetches: BTreeMap<GroupTp, Vec<Fetch>>,
+    /// Owner of each partition of each group, per generation.
+    owners: BTreeMap<(Arc<str>, TopicPartition, u32), Grant>,
+    split: BTreeMap<GroupTp, Finding>,
+    zombie: BTreeMap<GroupTp, Finding>,
+    /// Every value acknowledged or read, per partition.
+    values: Slots<TopicPartition, PartitionValues>,
+    /// Producers that got a producer id: idempotent.
+    idempotent: BTreeSet<NodeId>,
+    acked: Slots<(NodeId, TopicPartition), Vec<AckedSend>>,
+    /// Keyed by group (or lone consumer) and partition; remembered by consumer and
+    /// partition for the runs of reads.
+    reads: Slots<(Readers, TopicPartition), GroupReads>,
+    last_reader: Option<(NodeId, TopicPartition)>,
+}
+
+/// Checks the client invariants over a run's history. Violations come out in a fixed
+/// order: by invariant (as in [`super::INVARIANTS`]), then partition or group.
+pub fn check(history: &[Observed<KafkaObs>], layout: &Layout, facts: &RunFacts) -> Vec<Violation> {
+    assert!(history.windows(2).all(|w| w[0].time <= w[1].time), "the history is in time order");
+    let mut tables = Tables::default();
+    for o in history {
+        tables.add(o, layout, facts);
+    }
+    let mut violations = Vec::new();
+    violations.extend(duplicates(&tables, layout));
+    violations.extend(nonmonotonic_sends(&tables, layout));
+    violations.extend(commits_ahead_of_processing(&tables, layout));
+    violations.extend(lost_commits(&tables, layout));
+    violations.extend(aggregated("split-assignment", &tables.split, "split assignment(s)"));
+    violations.extend(aggregated(
+        "zombie-commit",
+        &tables.zombie,
+        "commit(s) acknowledged after the partition moved to a newer generation",
+    ));
+    violations.extend(missed_records(&tables, layout, facts));
+    violations
+}
+
+impl Tables {
+    fn add(&mut self, o: &Observed<KafkaObs>, layout: &Layout, facts: &RunFacts) {
+        let readers = || match facts.groups.get(&o.node) {
+            Some(g) => Readers::Group(g.clone()),
+            None => Readers::Alone(o.node),
+        };
+        match &o.obs {
+            KafkaObs::Acked { tp, value, offset, leader_epoch, .. } => {
+                let sighting =
+                    Sighting { value: *value, offset: *offset, time: o.time, reader: None };
+                self.sighted(tp, sighting);
+                let acked =
+                    self.acked.slot(|k| k.0 == o.node && k.1 == *tp, || (o.node, tp.clone()));
+                acked.push(AckedSend {
+                    value: *value,
+                    offset: *offset,
+                    leader_epoch: *leader_epoch,
+                    time: o.time,
+                });
+            }
+            KafkaObs::Read { tp, value, offset, .. } => {
+                let sighting =
+                    Sighting { value: *value, offset: *offset, time: o.time, reader: Some(o.node) };
+                self.sighted(tp, sighting);
+                self.group_reads(o.node, tp, readers).add(o.time, *offset, *value, o.node);
+            }
+            KafkaObs::ProducerId { .. } => {
+                self.idempotent.insert(o.node);
+            }
+            KafkaObs::Processed { group: Some(group), tp, first, last } => {
+                assert!(first <= last, "processed range {first}..={last} of {tp} is reversed");
+                let member = (Readers::Group(group.clone()), tp.clone(), o.node);
+                self.processing_starts.entry(member).or_insert(*first);
+                self.processed
+                    .entry((group.clone(), tp.clone()))
+                    .or_default()
+                    .push((*first, *last));
+            }
+            KafkaObs::PositionReset { tp, from, to, reason } => match reason {
+                ResetReason::AutoOffsetReset | ResetReason::Committed => {
+                    let member = (readers(), tp.clone(), o.node);
+                    self.processing_starts.entry(member).or_insert(*to);
+                    self.group_reads(o.node, tp, readers).started(o.node, *to);
+                }
+                ResetReason::OutOfRange if to > from => {
+                    self.skipped.entry((readers(), tp.clone())).or_default().push((*from, *to));
+                }
+                ResetReason::OutOfRange | ResetReason::Truncation => {}
+            },
+            KafkaObs::CommitDone { group, generation, member_id, tp, offset, invoked, result } => {
+                let commit = Commit {
+                    node: o.node,
+                    member: *member_id,
+                    generation: *generation,
+                    offset: offset.offset,
+                    invoked: *invoked,
+                    done: o.time,
+                    ok: result.is_ok(),
+                };
+                assert!(commit.invoked <= commit.done, "commit completed before it was invoked");
+                let key = (group.clone(), tp.clone());
+                self.check_zombie(&key, &commit, layout);
+                self.commits.entry(key).or_default().push(commit);
+            }
+            KafkaObs::OffsetFetched { group, tp, offset, invoked } => {
+                let fetch = Fetch {
+                    node: o.node,
+                    offset: offset.map(|c| c.offset),
+                    invoked: *invoked,
+                    done: o.time,
+                };
+                assert!(fetch.invoked <= fetch.done, "fetch answered before it was invoked");
+                self.fetches.entry((group.clone(), tp.clone())).or_default().push(fetch);
+            }
+            KafkaObs::Assigned {
+                group: Some(group),
+                generation: Some(generation),
+                member_id: Some(member),
+                partitions,
+            } => {
+                let grant =
+                    Grant { time: o.time, generation: *generation, member: *member, node: o.node };
+                for tp in partitions {
+                    self.granted(group, tp, grant, layout);
+                }
+            }
+            KafkaObs::Sent { .. }
+            | KafkaObs::SendFailed { .. }
+            | KafkaObs::Throttled { .. }
+            | KafkaObs::Restarted
+            | KafkaObs::Processed { group: None, .. }
+            | KafkaObs::Assigned { .. }
+            | KafkaObs::Revoked { .. } => {}
+        }
+    }
+
+    fn sighted(&mut self, tp: &TopicPartition, sighting: Sighting) {
+        self.values.slot(|k| k == tp, || tp.clone()).add(sighting);
+    }
+
+    /// The reads of `consumer`'s group in `tp`.
+    fn group_reads(
+        &mut self,
+        consumer: NodeId,
+        tp: &TopicPartition,
+        readers: impl FnOnce() -> Readers,
+    ) -> &mut GroupReads {
+        // The slot last asked for is this consumer's for this partition only if the last
+        // consumer asking was this one.
+        let same = self.last_reader.as_ref().is_some_and(|(c, t)| *c == consumer && t == tp);
+        if !same {
+            self.last_reader = Some((consumer, tp.clone()));
+        }
+        self.reads.slot(|_| same, || (readers(), tp.clone()))
+    }
+
+    /// `split-assignment`: a second member given the partition in the same generation.
+    fn granted(&mut self, group: &Arc<str>, tp: &TopicPartition, grant: Grant, layout: &Layout) {
+        let slot = (group.clone(), tp.clone(), grant.generation);
+        let owner = *self.owners.entry(slot).or_insert(grant);
+        if owner.member == grant.member {
+            return;
+        }
+        let key = (group.clone(), tp.clone());
+        self.split.entry(key).or_insert_with(Finding::new).add(grant.time, || {
+            format!(
+                "generation {}: {tp} assigned to {} ({}) at {} and to {} ({}) at {}",
+                grant.generation,
+                owner.member,
+                layout.name(owner.node),
+                owner.time,
+                grant.member,
+                layout.name(grant.node),
+                grant.time,
+            )
+        });
+    }
+
+    /// `zombie-commit`: an acknowledged commit from generation g invoked after another
+    /// member was given the partition in a generation newer than g. Every grant before the
+    /// commit completed is known here. Only generations newer than the commit's are looked
+    /// at: none for a member of the current generation, a few for a zombie.
+    fn check_zombie(&mut self, key: &GroupTp, commit: &Commit, layout: &Layout) {
+        let (true, Some(member), Some(generation)) = (commit.ok, commit.member, commit.generation)
+        else {
+            return;
+        };
+        let (group, tp) = key;
+        let newer = (group.clone(), tp.clone(), generation.saturating_add(1))..;
+        let Some(grant) = self
+            .owners
+            .range(newer)
+            .take_while(|((g, t, _), _)| g == group && t == tp)
+            .map(|(_, grant)| *grant)
+            .find(|grant| grant.member != member && grant.time < commit.invoked)
+        else {
+            return;
+        };
+        assert!(grant.generation > generation);
+        self.zombie.entry(key.clone()).or_insert_with(Finding::new).add(commit.done, || {
+            format!(
+                "commit of {} acknowledged at {}, but {tp} was assigned to {} ({}) in \
+                 generation {} at {}",
+                commit.describe(layout),
+                commit.done,
+                grant.member,
+                layout.name(grant.node),
+                grant.generation,
+                grant.time,
+            )
+        });
+    }
+}
+
+/// `duplicate`: per partition, each value seen at more than one offset.
+fn duplicates(tables: &Tables, layout: &Layout) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (tp, values) in tables.values.iter() {
+        let mut seen: Vec<&Sighting> = values.by_offset.iter().flatten().collect();
+        seen.sort_unstable_by_key(|s| (s.value, s.offset));
+        let mut finding = Finding::new();
+        let mut producers = BTreeSet::new();
+        // Offsets of one value are distinct: a partition keeps one sighting per value and
+        // offset.
+        for run in seen.chunk_by(|a, b| a.value == b.value).filter(|run| run.len() > 1) {
+            let value = run[0].value;
+            producers.insert(value_producer_index(value));
+            // Visible once a second offset had been seen.
+            let mut times: Vec<Instant> = run.iter().map(|s| s.time).collect();
+            times.sort_unstable();
+            finding.add(times[1], || {
+                let offsets: Vec<String> = run
+                    .iter()
+                    .map(|s| match s.reader {
+                        None => format!("{} (acked at {})", s.offset, s.time),
+                        Some(c) => {
+                            format!("{} (read by {} at {})", s.offset, layout.name(c), s.time)
+                        }
+                    })
+                    .collect();
+                format!("{} at offsets {}", value_name(layout, value), offsets.join(", "))
+            });
+        }
+        if finding.count == 0 {
+            continue;
+        }
+        let producers: Vec<String> =
+            producers.into_iter().map(|index| producer_name(tables, layout, index)).collect();
+        let headline = format!(
+            "{tp}: {} value(s) at more than one offset, from {}",
+            finding.count,
+            producers.join(", ")
+        );
+        violations.push(Violation {
+            invariant: "duplicate",
+            time: finding.time,
+            detail: summary(&finding, &headline),
+        });
+    }
+    violations
+}
+
+/// A producer by the index its values carry, and whether it was idempotent (it got a
+/// producer id).
+fn producer_name(tables: &Tables, layout: &Layout, index: u32) -> String {
+    match layout.producers.get(index as usize) {
+        Some(&node) => format!("{} ({})", layout.name(node), idempotence(tables, node)),
+        None => format!("producer#{index}"),
+    }
+}
+
+fn idempotence(tables: &Tables, producer: NodeId) -> &'static str {
+    if tables.idempotent.contains(&producer) { "idempotent" } else { "not idempotent" }
+}
+
+/// `nonmonotonic-send`: per producer and partition, a record acknowledged below a record
+/// the producer generated before it, in a leader epoch no newer than that record's.
+fn nonmonotonic_sends(tables: &Tables, layout: &Layout) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for ((producer, tp), sends) in tables.acked.iter() {
+        let mut sends = sends.clone();
+        // Values grow in the order the producer generated them.
+        sends.sort_by_key(|s| (s.value, s.offset));
+        let mut finding = Finding::new();
+        // Among the records generated earlier, the one acknowledged at the highest offset.
+        let mut highest: Option<AckedSend> = None;
+        for send in sends {
+            if let Some(h) = highest {
+                let reordered = h.value != send.value
+                    && send.offset < h.offset
+                    && send.leader_epoch <= h.leader_epoch;
+                if reordered {
+                    finding.add(send.time.max(h.time), || {
+                        format!(
+                            "{} at offset {} (epoch {}, acked at {}) below {} at offset {} \
+                             (epoch {}, acked at {}), generated before it",
+                            value_name(layout, send.value),
+                            send.offset,
+                            send.leader_epoch,
+                            send.time,
+                            value_name(layout, h.value),
+                            h.offset,
+                            h.leader_epoch,
+                            h.time,
+                        )
+                    });
+                }
+            }
+            if highest.is_none_or(|h| send.offset > h.offset) {
+                highest = Some(send);
+            }
+        }
+        if finding.count == 0 {
+            continue;
+        }
+        let headline = format!(
+            "{tp}: {} record(s) of {} ({}) acknowledged out of the order it generated them",
+            finding.count,
+            layout.name(*producer),
+            idempotence(tables, *producer),
+        );
+        violations.push(Violation {
+            invariant: "nonmonotonic-send",
+            time: finding.time,
+            detail: summary(&finding, &headline),
+        });
+    }
+    violations
+}
+
+/// Sorted, disjoint, non-empty half-open ranges covering the same offsets as `ranges`.
+fn merged(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.retain(|&(a, b)| a < b);
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (a, b) in ranges {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// The half-open ranges of `from..to` that `covered` (merged) leaves out.
+fn gaps(covered: &[(u64, u64)], from: u64, to: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut cursor = from;
+    for &(a, b) in covered {
+        if cursor >= to {
+            break;
+        }
+        if a > cursor {
+            out.push((cursor, a.min(to)));
+        }
+        cursor = cursor.max(b);
+    }
+    if cursor < to {
+        out.push((cursor, to));
+    }
+    out
+}
+
+/// The lowest position any member of `readers` started from in `tp`.
+fn group_start(
+    starts: &BTreeMap<(Readers, TopicPartition, NodeId), u64>,
+    readers: &Readers,
+    tp: &TopicPartition,
+) -> Option<u64> {
+    let first = (readers.clone(), tp.clone(), NodeId(0));
+    let last = (readers.clone(), tp.clone(), NodeId(u32::MAX));
+    starts.range(first..=last).map(|(_, &offset)| offset).min()
+}
+
+/// `commit-ahead-of-processing`: every offset from where the group started up to its
+/// highest acknowledged commit was processed by a member, or skipped because retention
+/// deleted it. A group whose members recorded neither a start nor a processed record in
+/// the partition is not judged: where it started is unknown.
+fn commits_ahead_of_processing(tables: &Tables, layout: &Layout) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for ((group, tp), commits) in &tables.commits {
+        let acked: Vec<&Commit> = commits.iter().filter(|c| c.ok).collect();
+        let Some(highest) = acked.iter().map(|c| c.offset).max() else { continue };
+        let readers = Readers::Group(group.clone());
+        let Some(start) = group_start(&tables.processing_starts, &readers, tp) else { continue };
+        let key = (group.clone(), tp.clone());
+        let processed = tables.processed.get(&key).into_iter().flatten().map(|&(a, b)| (a, b + 1));
+        let skipped = tables.skipped.get(&(readers, tp.clone())).into_iter().flatten().copied();
+        let covered = merged(processed.chain(skipped).collect());
+        // The highest acknowledged commit so far, in completion order.
+        let reach: Vec<u64> = acked
+            .iter()
+            .scan(0, |max, c| {
+                *max = c.offset.max(*max);
+                Some(*max)
+            })
+            .collect();
+        let mut finding = Finding::new();
+        let mut missing = 0;
+        for (a, b) in gaps(&covered, start, highest) {
+            missing += b - a;
+            let first_past = acked[reach.partition_point(|&r| r <= a)];
+            finding.add(first_past.done, || {
+                format!(
+                    "offsets {a}..={} never processed; first committed past by the commit of {} \
+                     acknowledged at {}",
+                    b - 1,
+                    first_past.describe(layout),
+                    first_past.done,
+                )
+            });
+        }
+        if finding.count == 0 {
+            continue;
+        }
+        let headline = format!(
+            "group {group}, {tp}: {missing} offset(s) below the committed offset {highest} never \
+             processed by the group (started at {start})"
+        );
+        violations.push(Violation {
+            invariant: "commit-ahead-of-processing",
+            time: finding.time,
+            detail: summary(&finding, &headline),
+        });
+    }
+    violations
+}
+
+/// `lost-commit`: each OffsetFetch returns the offset of the acknowledged commit that
+/// completed last before the fetch was invoked, or of a commit (of any outcome: a failed or
+/// timed-out commit may have been applied) invoked since that one was and before the fetch
+/// completed.
+fn lost_commits(tables: &Tables, layout: &Layout) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for ((group, tp), fetches) in &tables.fetches {
+        let Some(commits) = tables.commits.get(&(group.clone(), tp.clone())) else { continue };
+        // In completion order, as the history is.
+        let acked: Vec<&Commit> = commits.iter().filter(|c| c.ok).collect();
+        let mut invocations: BTreeMap<u64, Vec<Instant>> = BTreeMap::new();
+        for c in commits {
+            invocations.entry(c.offset).or_default().push(c.invoked);
+        }
+        invocations.values_mut().for_each(|times| times.sort_unstable());
+        let invoked_between = |offset: u64, from: Instant, to: Instant| {
+            invocations.get(&offset).is_some_and(|times| {
+                let i = times.partition_point(|&t| t < from);
+                times.get(i).is_some_and(|&t| t <= to)
+            })
+        };
+        let mut finding = Finding::new();
+        for fetch in fetches {
+            let before = acked.partition_point(|c| c.done < fetch.invoked);
+            let Some(last) = before.checked_sub(1).map(|i| acked[i]) else { continue };
+            let returned_ok = fetch.offset.is_some_and(|offset| {
+                offset == last.offset || invoked_between(offset, last.invoked, fetch.done)
+            });
+            if returned_ok {
+                continue;
+            }
+            finding.add(fetch.done, || {
+                let got = fetch.offset.map_or("nothing".to_string(), |o| o.to_string());
+                format!(
+                    "OffsetFetch by {} invoked at {} returned {got} at {}; the commit of {} was \
+                     acknowledged at {}",
+                    layout.name(fetch.node),
+                    fetch.invoked,
+                    fetch.done,
+                    last.describe(layout),
+                    last.done,
+                )
+            });
+        }
+        if finding.count == 0 {
+            continue;
+        }
+        let headline = format!(
+            "group {group}, {tp}: {} OffsetFetch(es) did not return an acknowledged commit",
+            finding.count
+        );
+        violations.push(Violation {
+            invariant: "lost-commit",
+            time: finding.time,
+            detail: summary(&finding, &headline),
+        });
+    }
+    violations
+}
+
+/// One violation per (group, partition) of an invariant found while reading the history.
+fn aggregated(
+    invariant: &'static str,
+    findings: &BTreeMap<GroupTp, Finding>,
+    what: &str,
+) -> Vec<Violation> {
+    findings
+        .iter()
+        .map(|((group, tp), finding)| Violation {
+            invariant,
+            time: finding.time,
+            detail: summary(finding, &format!("group {group}, {tp}: {} {what}", finding.count)),
+        })
+        .collect()
+}
+
+/// `missed-record`: every record of the final log from where a group started reading a
+/// partition up to the furthest offset it read there was read by a member, except offsets
+/// that forward out-of-range resets jumped over (retention deleted them).
+fn missed_records(tables: &Tables, layout: &Layout, facts: &RunFacts) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for ((readers, tp), reads) in tables.reads.iter() {
+        let Some(log) = facts.final_logs.get(tp) else { continue };
+        // A group may have started (a reset) and read nothing yet.
+        let Some(furthest) = reads.furthest() else { continue };
+        let start = reads.start().expect("a group that read a partition has a start there");
+        let key = (readers.clone(), tp.clone());
+        let skipped = merged(tables.skipped.get(&key).cloned().unwrap_or_default());
+        let mut skip = skipped.iter().peekable();
+        let mut finding = Finding::new();
+        let from = log.partition_point(|&(offset, _)| offset < start);
+        for &(offset, value) in log[from..].iter().take_while(|&&(o, _)| o <= furthest) {
+            while skip.next_if(|&&(_, end)| end <= offset).is_some() {}
+            if skip.peek().is_some_and(|&&(a, _)| a <= offset) {
+                continue;
+            }
+            let there = reads.at(offset);
+            if there.iter().any(|&(v, _)| v == value) {
+                continue;
+            }
+            let reached = reads.first_reached(offset).expect("offset is below the furthest read");
+            finding.add(reached, || {
+                let instead = if there.is_empty() {
+                    "nothing read there".to_string()
+                } else {
+                    let read: Vec<String> = there
+                        .iter()
+                        .map(|&(v, c)| format!("{} by {}", value_name(layout, v), layout.name(c)))
+                        .collect();
+                    format!("read there instead: {}", read.join("; "))
+                };
+                format!(
+                    "offset {offset}: {} never read ({instead}); the group read past it at \
+                     {reached}",
+                    value_name(layout, value)
+                )
+            });
+        }
+        if finding.count == 0 {
+            continue;
+        }
+        let headline = format!(
+            "{}, {tp}: {} record(s) of the final log never read by the group, which read \
+             offsets {start}..={furthest}",
+            readers.name(layout),
+            finding.count,
+        );
+        violations.push(Violation {
+            invariant: "missed-record",
+            time: finding.time,
+            detail: summary(&finding, &headline),
+        });
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests;
