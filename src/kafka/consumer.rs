@@ -1,23 +1,65 @@
-//! The consumer: reads every partition of its topics from offset 0 (manual assignment, no
-//! group, no commits), fetching from each partition's leader, and records every record it
-//! reads. After a crash it starts again from 0.
+//! The consumer: Kafka's `KafkaConsumer` with its `ConsumerCoordinator` and `Fetcher`.
+//!
+//! - Without a group it reads every partition of its topics from offset 0, commits nothing,
+//!   and every fetched record counts as returned by a poll at once (the walking skeleton's
+//!   consumer, kept so that the replication scenarios replay exactly).
+//! - With a group, `assign` reads every partition from the group's committed offsets and
+//!   commits outside group management; `subscribe` joins the group (FindCoordinator,
+//!   JoinGroup, SyncGroup with the leader's range or round-robin assignment, heartbeats,
+//!   the eager protocol: every partition is revoked before rejoining).
+//! - The application loop is Kafka's: `poll()` returns at most `max.poll.records` fetched
+//!   records, the application processes them for `processing_ms`, then polls again; commits
+//!   follow the commit mode (auto, after processing, before processing). Rebalances, fencing
+//!   and `max.poll.interval.ms` expiry are noticed by the heartbeat side and acted on in the
+//!   next `poll()`, as Kafka's heartbeat thread hands them to the application thread: a
+//!   fenced or timed-out member stops committing at once (no generation), but observes
+//!   `Revoked` when its application polls again, after finishing the batch in hand.
+//! - KIP-320: after a leader change the position is validated with OffsetsForLeaderEpoch
+//!   and moved back to where the log diverges.
+//!
+//! Departures from Kafka: one fetch in flight per partition, sent only when the partition's
+//! buffer is empty, with a periodic re-fetch standing in for the long poll; the auto-commit is
+//! sent from `poll()` and `poll()` waits for its answer (Kafka sends it asynchronously; as in
+//! Kafka it is not retried); commitSync retries a bounded number of attempts instead of
+//! `default.api.timeout.ms`; the groupless consumer does not validate positions (KIP-320).
 
-use crate::scenario::ConsumerSpec;
+mod assignor;
+mod commit;
+mod fetcher;
+mod group;
+#[cfg(test)]
+mod tests;
+
+use std::mem;
+use std::sync::Arc;
+
+use crate::scenario::{CommitMode, ConsumerMode, ConsumerSpec};
 use crate::sim::node::{Context, NodeId, TimerId};
-use crate::sim::time::Duration;
+use crate::sim::time::{Duration, Instant};
 
-use super::client::{MetadataCache, REQUEST_TIMEOUT_MS};
+use super::client::MetadataCache;
 use super::node::KafkaNode;
 use super::producer::BOOT_FILE;
-use super::protocol::{
-    Entry, ErrorCode, KafkaObs, Msg, Record, ResetReason, Timer, TopicPartition,
-};
+use super::protocol::{Entry, KafkaObs, Msg, Timer, TopicPartition};
+
+pub use assignor::assign;
+use commit::{Commit, Started};
+use fetcher::{Fetched, Partition};
+use group::{Coordinator, Member};
 
 type Ctx<'a> = Context<'a, KafkaNode>;
 
 /// How often an idle partition is fetched again (stands in for Kafka's long poll,
 /// `fetch.max.wait.ms`, which answers as soon as data arrives).
 pub const CONSUMER_POLL_MS: u64 = 100;
+/// The timeout of the requests a coordinator may hold: an OffsetCommit until its record is
+/// committed (`offsets.commit.timeout.ms`, 5 s by default), a SyncGroup until the leader's
+/// arrives. Kafka's consumer `request.timeout.ms` is 30 s.
+pub const COORDINATOR_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Kafka's `JOIN_GROUP_TIMEOUT_LAPSE`: a JoinGroup waits `max.poll.interval.ms` plus this.
+pub const JOIN_GROUP_TIMEOUT_LAPSE_MS: u64 = 5_000;
+/// Attempts of one commitSync (Kafka: until `default.api.timeout.ms`, 60 s).
+pub const COMMIT_ATTEMPTS_MAX: u32 = 5;
 
 #[derive(Clone, Debug)]
 pub struct ConsumerConfig {
@@ -32,25 +74,70 @@ pub struct ConsumerConfig {
     pub truncation_detection: bool,
 }
 
-/// A fetch response's payload.
-struct Fetched {
-    error: Option<ErrorCode>,
-    log_start_offset: u64,
-    records: Vec<Record>,
+/// A request awaiting its answer, with the timer that gives up on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Request {
+    correlation_id: u64,
+    timer: TimerId,
+}
+
+impl Request {
+    fn is(&self, correlation_id: u64) -> bool {
+        self.correlation_id == correlation_id
+    }
+}
+
+/// The records of one partition that one poll returned: offsets `first..=last`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Span {
+    tp: TopicPartition,
+    first: u64,
+    last: u64,
+}
+
+/// The application thread.
+#[derive(Clone, Debug)]
+enum App {
+    /// Inside `poll()`, waiting for records (or for the group to settle).
+    Polling,
+    /// Processing what the last poll returned, until `Timer::ProcessingDone`.
+    Processing { batch: Vec<Span> },
+    /// Blocked in a commit; then goes on with `then`.
+    Committing { then: AfterCommit },
 }
 
 #[derive(Clone, Debug)]
-struct Fetcher {
-    tp: TopicPartition,
-    position: u64,
-    in_flight: Option<(u64, TimerId)>,
+enum AfterCommit {
+    /// Back into `poll()` (auto-commit, commit after processing).
+    Poll,
+    /// Process the batch the commit was for (commit before processing), if it succeeded.
+    Process(Vec<Span>),
+    /// Revoke every partition and rejoin (the commit before a rebalance).
+    Revoke,
 }
 
 #[derive(Clone, Debug)]
 pub struct Consumer {
-    config: ConsumerConfig,
+    /// Boxed: the spec is large, and `KafkaNode`'s variants should stay of a size.
+    config: Box<ConsumerConfig>,
     metadata: MetadataCache,
-    fetchers: Vec<Fetcher>,
+    /// The partitions this consumer owns (assigned or `assign`ed), in order.
+    partitions: Vec<Partition>,
+    /// The group's coordinator; `None` without a group.
+    coordinator: Option<Coordinator>,
+    /// Group membership; `Some` only in `subscribe` mode.
+    member: Option<Member>,
+    app: App,
+    /// When the application last entered `poll()` (`max.poll.interval.ms` runs from here).
+    last_poll_at: Instant,
+    /// `auto.commit.interval.ms` passed: the next `poll()` commits.
+    auto_commit_due: bool,
+    /// The commit the application waits for.
+    commit: Option<Commit>,
+    /// OffsetFetch in flight, and when it was sent.
+    offset_fetch: Option<(Request, Instant)>,
+    /// Where the next poll starts draining, so that every partition gets its turn.
+    next_poll_partition: usize,
     next_correlation_id: u64,
 }
 
@@ -61,22 +148,71 @@ impl Consumer {
             config.spec.topics.clone(),
             config.index as usize,
         );
-        let fetchers = config
-            .partitions
-            .iter()
-            .map(|tp| Fetcher { tp: tp.clone(), position: 0, in_flight: None })
-            .collect();
-        Consumer { config, metadata, fetchers, next_correlation_id: 0 }
+        let group: Option<Arc<str>> = config.spec.group.as_deref().map(Arc::from);
+        let partitions = match (&group, config.spec.mode) {
+            (None, _) => config.partitions.iter().map(|tp| Partition::at(tp.clone(), 0)).collect(),
+            (Some(_), ConsumerMode::Assign) => config
+                .partitions
+                .iter()
+                .map(|tp| Partition::awaiting_committed(tp.clone()))
+                .collect(),
+            (Some(_), ConsumerMode::Subscribe) => Vec::new(),
+        };
+        let member =
+            (group.is_some() && config.spec.mode == ConsumerMode::Subscribe).then(Member::new);
+        let coordinator = group.map(|g| Coordinator::new(g, config.index as usize));
+        Consumer {
+            config: Box::new(config),
+            metadata,
+            partitions,
+            coordinator,
+            member,
+            app: App::Polling,
+            last_poll_at: Instant::ZERO,
+            auto_commit_due: false,
+            commit: None,
+            offset_fetch: None,
+            next_poll_partition: 0,
+            next_correlation_id: 0,
+        }
     }
 
-    /// The next offset this consumer reads in `tp`.
+    /// The next offset this consumer's application gets from `tp`.
     pub fn position(&self, tp: &TopicPartition) -> Option<u64> {
-        self.fetchers.iter().find(|f| &f.tp == tp).map(|f| f.position)
+        self.partitions.iter().find(|p| &p.tp == tp).and_then(|p| p.position)
+    }
+
+    /// The partitions this consumer owns.
+    pub fn owned(&self) -> Vec<TopicPartition> {
+        self.partitions.iter().map(|p| p.tp.clone()).collect()
+    }
+
+    fn groupless(&self) -> bool {
+        self.coordinator.is_none()
+    }
+
+    fn group_name(&self) -> Option<Arc<str>> {
+        self.coordinator.as_ref().map(|c| c.group.clone())
     }
 
     fn correlation_id(&mut self) -> u64 {
         self.next_correlation_id += 1;
         self.next_correlation_id
+    }
+
+    /// Sends `msg` (built around a fresh correlation id) and sets its timeout.
+    fn request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        to: NodeId,
+        timeout_ms: u64,
+        msg: impl FnOnce(u64) -> Msg,
+    ) -> Request {
+        let correlation_id = self.correlation_id();
+        ctx.send(to, msg(correlation_id));
+        let timer = ctx
+            .set_timer(Duration::from_millis(timeout_ms), Timer::RequestTimeout { correlation_id });
+        Request { correlation_id, timer }
     }
 
     pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
@@ -89,6 +225,23 @@ impl Consumer {
         self.next_correlation_id = ctx.rng().next_u64() >> 1;
         self.refresh_metadata(ctx);
         ctx.set_timer(Duration::from_millis(CONSUMER_POLL_MS), Timer::ConsumerPoll);
+        if self.member.is_none() {
+            ctx.observe(KafkaObs::Assigned {
+                group: self.group_name(),
+                generation: None,
+                member_id: None,
+                partitions: self.owned(),
+            });
+        }
+        if self.groupless() {
+            return;
+        }
+        if self.config.spec.commit == CommitMode::Auto {
+            let interval = Duration::from_millis(self.config.spec.auto_commit_interval_ms);
+            ctx.set_timer(interval, Timer::AutoCommit);
+        }
+        self.last_poll_at = ctx.now();
+        self.drive(ctx);
     }
 
     fn refresh_metadata(&mut self, ctx: &mut Ctx<'_>) {
@@ -99,57 +252,43 @@ impl Consumer {
     pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match timer {
             Timer::ConsumerPoll => {
-                for i in 0..self.fetchers.len() {
-                    if self.fetchers[i].in_flight.is_none() {
-                        self.send_fetch(ctx, i);
-                    }
-                }
+                self.pump_partitions(ctx);
                 ctx.set_timer(Duration::from_millis(CONSUMER_POLL_MS), Timer::ConsumerPoll);
             }
             Timer::RequestTimeout { correlation_id } => {
-                if self.metadata.on_timeout(correlation_id) {
-                    self.refresh_metadata(ctx);
-                    return;
-                }
-                let waiting = self
-                    .fetchers
-                    .iter_mut()
-                    .find(|f| f.in_flight.is_some_and(|(c, _)| c == correlation_id));
-                if let Some(fetcher) = waiting {
-                    fetcher.in_flight = None;
-                    self.refresh_metadata(ctx);
-                }
+                self.on_request_timeout(ctx, correlation_id)
             }
             Timer::Retry { tp: None } => {
                 self.metadata.on_retry();
                 self.refresh_metadata(ctx);
             }
+            Timer::ProcessingDone => self.processing_done(ctx),
+            Timer::GroupHeartbeat => self.heartbeat_tick(ctx),
+            Timer::AutoCommit => {
+                self.auto_commit_due = true;
+                let interval = Duration::from_millis(self.config.spec.auto_commit_interval_ms);
+                ctx.set_timer(interval, Timer::AutoCommit);
+                self.drive(ctx);
+            }
+            Timer::CoordinatorRetry => {
+                if let Some(c) = &mut self.coordinator {
+                    c.backing_off = false;
+                }
+                self.drive(ctx);
+            }
             other => panic!("consumer got a foreign timer {other:?}"),
         }
     }
 
-    fn send_fetch(&mut self, ctx: &mut Ctx<'_>, i: usize) {
-        let Some((leader, epoch)) = self.metadata.leader(&self.fetchers[i].tp) else {
+    fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>, correlation_id: u64) {
+        if self.metadata.on_timeout(correlation_id) {
             self.refresh_metadata(ctx);
             return;
-        };
-        let correlation_id = self.correlation_id();
-        let fetcher = &mut self.fetchers[i];
-        ctx.send(
-            leader,
-            Msg::Fetch {
-                correlation_id,
-                tp: fetcher.tp.clone(),
-                replica_id: None,
-                current_leader_epoch: epoch,
-                fetch_offset: fetcher.position,
-            },
-        );
-        let timer = ctx.set_timer(
-            Duration::from_millis(REQUEST_TIMEOUT_MS),
-            Timer::RequestTimeout { correlation_id },
-        );
-        fetcher.in_flight = Some((correlation_id, timer));
+        }
+        // Otherwise the timer outlived its request (answered meanwhile): nothing to do.
+        let _ours = self.partition_request_timed_out(ctx, correlation_id)
+            || self.group_request_timed_out(ctx, correlation_id)
+            || self.coordinator_request_timed_out(ctx, correlation_id);
     }
 
     pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: Msg) {
@@ -162,233 +301,199 @@ impl Consumer {
                 let fetched = Fetched { error, log_start_offset, records };
                 self.handle_fetch_response(ctx, from, correlation_id, tp, fetched);
             }
+            Msg::ListOffsetsResponse { correlation_id, tp, result } => {
+                self.handle_list_offsets_response(ctx, correlation_id, tp, result);
+            }
+            Msg::OffsetsForLeaderEpochResponse { correlation_id, tp, result } => {
+                self.handle_epoch_end_response(ctx, correlation_id, tp, result);
+            }
+            Msg::FindCoordinatorResponse { correlation_id, result } => {
+                self.handle_find_coordinator_response(ctx, correlation_id, result);
+            }
+            Msg::JoinGroupResponse { correlation_id, result } => {
+                self.handle_join_response(ctx, correlation_id, result);
+            }
+            Msg::SyncGroupResponse { correlation_id, result } => {
+                self.handle_sync_response(ctx, correlation_id, result);
+            }
+            Msg::HeartbeatResponse { correlation_id, error } => {
+                self.handle_heartbeat_response(ctx, correlation_id, error);
+            }
+            // Leaving is fire and forget: the member already reset itself.
+            Msg::LeaveGroupResponse { .. } => {}
+            Msg::OffsetCommitResponse { correlation_id, result } => {
+                self.handle_commit_response(ctx, correlation_id, result);
+            }
+            Msg::OffsetFetchResponse { correlation_id, result } => {
+                self.handle_offset_fetch_response(ctx, correlation_id, result);
+            }
             other => panic!("consumer got unexpected {other:?}"),
         }
     }
 
-    fn handle_fetch_response(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        from: NodeId,
-        correlation_id: u64,
-        tp: TopicPartition,
-        fetched: Fetched,
-    ) {
-        let Fetched { error, log_start_offset, records } = fetched;
-        let Some(i) = self
-            .fetchers
-            .iter()
-            .position(|f| f.tp == tp && f.in_flight.is_some_and(|(c, _)| c == correlation_id))
-        else {
+    /// After any change of a group consumer's state: sends what is due (coordinator lookup,
+    /// OffsetFetch, the waiting commit, fetches) and lets a polling application go on.
+    fn drive(&mut self, ctx: &mut Ctx<'_>) {
+        assert!(!self.groupless(), "the groupless consumer has no group to drive");
+        let coordinator = self.coordinator.as_ref().expect("a group has a coordinator");
+        if coordinator.node.is_none() {
+            self.find_coordinator(ctx);
+        } else if !coordinator.backing_off {
+            self.maybe_send_offset_fetch(ctx);
+            self.maybe_send_commit(ctx);
+        }
+        self.pump_partitions(ctx);
+        self.app_poll(ctx);
+    }
+
+    /// Kafka's `poll()`: the group first (revoke and rejoin when asked to), then the
+    /// auto-commit when due, then at most `max.poll.records` fetched records.
+    fn app_poll(&mut self, ctx: &mut Ctx<'_>) {
+        if !matches!(self.app, App::Polling) {
             return;
-        };
-        let fetcher = &mut self.fetchers[i];
-        let (_, timer) = fetcher.in_flight.take().expect("matched in flight");
-        ctx.cancel_timer(timer);
-        match error {
-            None => {}
-            Some(ErrorCode::OffsetOutOfRange) => {
-                // `auto.offset.reset=earliest`: the leader's log start offset.
-                ctx.annotate(format!(
-                    "{tp}: position {} out of range; reset to {log_start_offset}",
-                    fetcher.position
-                ));
-                let (from, to) = (fetcher.position, log_start_offset);
-                ctx.observe(KafkaObs::PositionReset {
-                    tp,
-                    from,
-                    to,
-                    reason: ResetReason::OutOfRange,
+        }
+        self.last_poll_at = ctx.now();
+        if self.member.is_some() && !self.poll_group(ctx) {
+            return;
+        }
+        if self.maybe_auto_commit(ctx) {
+            return;
+        }
+        self.pump_partitions(ctx);
+        let batch = self.drain(ctx);
+        if batch.is_empty() {
+            return;
+        }
+        // The drained partitions are fetched again while the application works.
+        self.pump_partitions(ctx);
+        if self.config.spec.commit == CommitMode::BeforeProcess {
+            match self.start_commit(ctx, true) {
+                Started::Sent => {
+                    self.app = App::Committing { then: AfterCommit::Process(batch) };
+                    return;
+                }
+                Started::Refused => {
+                    ctx.annotate("commit before processing failed: the batch is not processed");
+                    return;
+                }
+                Started::Empty => {}
+            }
+        }
+        self.start_processing(ctx, batch);
+    }
+
+    /// The group's part of `poll()`: false while the member has no assignment to read.
+    fn poll_group(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let member = self.member.as_ref().expect("subscribe mode");
+        if let Some(reason) = member.rejoin {
+            let commit_first = reason == crate::kafka::protocol::RevokeReason::Rebalance
+                && self.config.spec.commit == CommitMode::Auto
+                && member.generation.is_some();
+            if commit_first && self.start_commit(ctx, true) == Started::Sent {
+                self.app = App::Committing { then: AfterCommit::Revoke };
+                return false;
+            }
+            self.revoke(ctx);
+        }
+        if !self.member.as_ref().expect("subscribe mode").is_stable() {
+            self.maybe_join(ctx);
+            return false;
+        }
+        true
+    }
+
+    fn maybe_auto_commit(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        if self.config.spec.commit != CommitMode::Auto || !self.auto_commit_due {
+            return false;
+        }
+        self.auto_commit_due = false;
+        if self.start_commit(ctx, false) == Started::Sent {
+            self.app = App::Committing { then: AfterCommit::Poll };
+            return true;
+        }
+        false
+    }
+
+    /// Takes at most `max.poll.records` buffered records, partition after partition,
+    /// observing a `Read` for each, and moves the positions past them.
+    fn drain(&mut self, ctx: &mut Ctx<'_>) -> Vec<Span> {
+        let max = self.config.spec.max_poll_records as usize;
+        let n = self.partitions.len();
+        let mut batch = Vec::new();
+        let mut taken = 0;
+        for k in 0..n {
+            let i = (self.next_poll_partition + k) % n;
+            if taken == max {
+                break;
+            }
+            if !self.readable(i) {
+                continue;
+            }
+            let p = &mut self.partitions[i];
+            let mut span: Option<Span> = None;
+            while taken < max {
+                let Some((record, broker)) = p.buffer.pop_front() else { break };
+                ctx.observe(KafkaObs::Read {
+                    tp: p.tp.clone(),
+                    key: record.key,
+                    value: record.value,
+                    offset: record.offset,
+                    leader_epoch: record.leader_epoch,
+                    broker,
                 });
-                fetcher.position = log_start_offset;
-                return;
+                p.consume(&record);
+                taken += 1;
+                match &mut span {
+                    Some(s) => s.last = record.offset,
+                    None => {
+                        let tp = p.tp.clone();
+                        span = Some(Span { tp, first: record.offset, last: record.offset });
+                    }
+                }
             }
-            // The leader knows a newer epoch than our metadata, or is not the leader.
-            Some(_) => {
-                self.refresh_metadata(ctx);
-                return;
-            }
+            batch.extend(span);
         }
-        let got_records = !records.is_empty();
-        for record in records {
-            ctx.observe(KafkaObs::Read {
-                tp: tp.clone(),
-                key: record.key,
-                value: record.value,
-                offset: record.offset,
-                leader_epoch: record.leader_epoch,
-                broker: from,
-            });
-            fetcher.position = record.offset + 1;
+        if n > 0 {
+            self.next_poll_partition = (self.next_poll_partition + 1) % n;
         }
-        if got_records {
-            self.send_fetch(ctx, i);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! Liveness of the consumer under the failures the soak nemesis causes: a lost fetch, a
-    //! restarted leader that does not know it leads yet, a partition without a leader. In
-    //! each case the consumer must go on fetching from whoever the metadata names next.
-
-    use super::*;
-    use crate::kafka::client::RETRY_BACKOFF_MAX_MS;
-    use crate::kafka::protocol::PartitionMetadata;
-    use crate::sim::node::Effects;
-    use crate::sim::{Disk, Instant, SimRng};
-
-    const B1: NodeId = NodeId(0);
-    const B2: NodeId = NodeId(1);
-    const B3: NodeId = NodeId(2);
-
-    type Sends = Vec<(NodeId, Msg)>;
-    type Timers = Vec<(Duration, Timer)>;
-
-    struct Harness {
-        consumer: Consumer,
-        disk: Disk<Entry>,
-        rng: SimRng,
-        effects: Effects<KafkaNode>,
-        timer_ids: u64,
+        batch
     }
 
-    impl Harness {
-        fn new() -> Self {
-            let tp = TopicPartition::new("orders", 1);
-            let config = ConsumerConfig {
-                index: 0,
-                partitions: vec![tp],
-                brokers: vec![B1, B2, B3],
-                spec: ConsumerSpec::groupless("c1", &["orders"]),
-                truncation_detection: true,
-            };
-            Harness {
-                consumer: Consumer::new(config),
-                disk: Disk::new(),
-                rng: SimRng::stream(1, "consumer-test"),
-                effects: Effects::default(),
-                timer_ids: 0,
-            }
-        }
-
-        fn with(&mut self, f: impl FnOnce(&mut Consumer, &mut Ctx<'_>)) {
-            let mut ctx = Context::detached(
-                NodeId(9),
-                Instant::ZERO,
-                &mut self.rng,
-                &mut self.disk,
-                &mut self.effects,
-                &mut self.timer_ids,
-            );
-            f(&mut self.consumer, &mut ctx);
-        }
-
-        /// Runs a handler; returns what it sent and the timers it set.
-        fn step(&mut self, f: impl FnOnce(&mut Consumer, &mut Ctx<'_>)) -> (Sends, Timers) {
-            self.effects.clear();
-            self.with(f);
-            let sends = self.effects.sends().to_vec();
-            let timers =
-                self.effects.timers_set().iter().map(|(_, d, t)| (*d, t.clone())).collect();
-            (sends, timers)
-        }
-
-        fn poll(&mut self) -> Sends {
-            self.step(|c, ctx| c.on_timer(ctx, Timer::ConsumerPoll)).0
-        }
-
-        fn metadata(&mut self, correlation_id: u64, leader: Option<NodeId>, epoch: u32) {
-            let tp = TopicPartition::new("orders", 1);
-            let partitions = vec![PartitionMetadata { tp, leader, leader_epoch: epoch }];
-            let msg = Msg::MetadataResponse { correlation_id, partitions };
-            self.step(|c, ctx| c.on_message(ctx, B1, msg));
-        }
+    fn start_processing(&mut self, ctx: &mut Ctx<'_>, batch: Vec<Span>) {
+        assert!(!batch.is_empty(), "only a poll that returned records is processed");
+        ctx.set_timer(Duration::from_millis(self.config.spec.processing_ms), Timer::ProcessingDone);
+        self.app = App::Processing { batch };
     }
 
-    fn metadata_request(sends: &[(NodeId, Msg)]) -> Option<u64> {
-        sends.iter().find_map(|(_, m)| match m {
-            Msg::MetadataRequest { correlation_id, .. } => Some(*correlation_id),
-            _ => None,
-        })
-    }
-
-    /// The fetch sent, as (broker, correlation id, epoch, offset).
-    fn fetch(sends: &[(NodeId, Msg)]) -> Option<(NodeId, u64, u32, u64)> {
-        sends.iter().find_map(|(to, m)| match m {
-            Msg::Fetch { correlation_id, current_leader_epoch, fetch_offset, .. } => {
-                Some((*to, *correlation_id, *current_leader_epoch, *fetch_offset))
-            }
-            _ => None,
-        })
-    }
-
-    fn started() -> Harness {
-        let mut h = Harness::new();
-        let (sends, _) = h.step(|c, ctx| c.on_start(ctx));
-        let cid = metadata_request(&sends).expect("metadata request on start");
-        h.metadata(cid, Some(B2), 1);
-        h
-    }
-
-    /// Seed 602's orders-1: the leader crashes with a fetch in flight (its response is
-    /// lost), comes back not knowing it leads (NOT_LEADER), and the controller moves the
-    /// leadership on. The consumer times the fetch out, refreshes, and follows the leader.
-    #[test]
-    fn a_lost_fetch_and_a_moved_leader_do_not_stall_the_partition() {
-        let mut h = started();
-        let (to, lost, epoch, offset) = fetch(&h.poll()).expect("first fetch");
-        assert_eq!((to, epoch, offset), (B2, 1, 0));
-        // While the fetch is out, polls do not send a second one.
-        assert_eq!(fetch(&h.poll()), None);
-        // The response never comes: the request times out, and metadata is refreshed.
-        let timeout = Timer::RequestTimeout { correlation_id: lost };
-        let (sends, timers) = h.step(|c, ctx| c.on_timer(ctx, timeout));
-        let refresh = metadata_request(&sends).expect("a timed-out fetch refreshes metadata");
-        assert!(timers.iter().all(|(d, _)| *d <= Duration::from_millis(REQUEST_TIMEOUT_MS)));
-        // The next poll fetches again from the leader it knows.
-        let (to, cid, _, _) = fetch(&h.poll()).expect("fetch retried after the timeout");
-        assert_eq!(to, B2);
-        // B2 restarted and answers NOT_LEADER: another refresh is wanted, and the metadata
-        // names B3 in epoch 2.
-        let response = Msg::FetchResponse {
-            correlation_id: cid,
-            tp: TopicPartition::new("orders", 1),
-            error: Some(ErrorCode::NotLeaderOrFollower),
-            high_watermark: 0,
-            log_start_offset: 0,
-            records: Vec::new(),
+    fn processing_done(&mut self, ctx: &mut Ctx<'_>) {
+        let App::Processing { batch } = mem::replace(&mut self.app, App::Polling) else {
+            panic!("ProcessingDone while the application is not processing");
         };
-        h.step(|c, ctx| c.on_message(ctx, B2, response));
-        h.metadata(refresh, Some(B3), 2);
-        let (to, _, epoch, offset) = fetch(&h.poll()).expect("fetch from the new leader");
-        assert_eq!((to, epoch, offset), (B3, 2, 0));
+        let group = self.group_name();
+        for Span { tp, first, last } in batch {
+            ctx.observe(KafkaObs::Processed { group: group.clone(), tp, first, last });
+        }
+        if self.config.spec.commit == CommitMode::AfterProcess
+            && self.start_commit(ctx, true) == Started::Sent
+        {
+            self.app = App::Committing { then: AfterCommit::Poll };
+        }
+        self.drive(ctx);
     }
 
-    /// While a partition has no leader the consumer asks again, with a bounded back-off, and
-    /// fetches as soon as a leader is named.
-    #[test]
-    fn a_leaderless_partition_is_retried_with_a_bounded_backoff() {
-        let mut h = Harness::new();
-        let (sends, _) = h.step(|c, ctx| c.on_start(ctx));
-        let mut cid = metadata_request(&sends).expect("metadata request on start");
-        for _ in 0..20 {
-            let tp = TopicPartition::new("orders", 1);
-            let partitions = vec![PartitionMetadata { tp, leader: None, leader_epoch: 4 }];
-            let msg = Msg::MetadataResponse { correlation_id: cid, partitions };
-            let (_, timers) = h.step(|c, ctx| c.on_message(ctx, B1, msg));
-            let (backoff, _) = timers
-                .iter()
-                .find(|(_, t)| matches!(t, Timer::Retry { tp: None }))
-                .expect("a leaderless answer schedules a retry");
-            assert!(*backoff <= Duration::from_millis(RETRY_BACKOFF_MAX_MS));
-            assert_eq!(fetch(&h.poll()), None, "no leader, no fetch");
-            let (sends, _) = h.step(|c, ctx| c.on_timer(ctx, Timer::Retry { tp: None }));
-            cid = metadata_request(&sends).expect("the retry asks again");
+    /// The application's commit is over (`ok`: it succeeded): it goes on.
+    fn commit_finished(&mut self, ctx: &mut Ctx<'_>, ok: bool) {
+        let App::Committing { then } = mem::replace(&mut self.app, App::Polling) else {
+            panic!("a commit finished while the application was not committing");
+        };
+        match then {
+            AfterCommit::Poll => {}
+            AfterCommit::Process(batch) if ok => self.start_processing(ctx, batch),
+            AfterCommit::Process(_) => {
+                ctx.annotate("commit before processing failed: the batch is not processed");
+            }
+            AfterCommit::Revoke => self.revoke(ctx),
         }
-        h.metadata(cid, Some(B1), 5);
-        let (to, _, epoch, _) = fetch(&h.poll()).expect("fetch once a leader is named");
-        assert_eq!((to, epoch), (B1, 5));
+        self.drive(ctx);
     }
 }

@@ -572,6 +572,8 @@ pub enum Timer {
     GroupHeartbeat,
     /// Consumer: `auto.commit.interval.ms`.
     AutoCommit,
+    /// Consumer: the back-off after a failed request to the group coordinator is over.
+    CoordinatorRetry,
 }
 
 /// What nodes write to their disks.
