@@ -270,6 +270,11 @@ struct Tables {
     processed: BTreeMap<GroupTp, Vec<(u64, u64)>>,
     /// In completion order.
     commits: BTreeMap<GroupTp, Vec<Commit>>,
+    /// Every commit attempt sent, as (offset, time), in time order: any of them may have
+    /// been applied, answered or not.
+    sent: BTreeMap<GroupTp, Vec<(u64, Instant)>>,
+    /// When each operation (node, op id) was first sent.
+    invocations: BTreeMap<(NodeId, u64), Instant>,
     /// In completion order.
     fetches: BTreeMap<GroupTp, Vec<Fetch>>,
     /// Owner of each partition of each group, per generation.
@@ -359,13 +364,13 @@ impl Tables {
                 }
                 ResetReason::OutOfRange | ResetReason::Truncation => {}
             },
-            KafkaObs::CommitDone { group, generation, member_id, tp, offset, invoked, result } => {
+            KafkaObs::CommitDone { op, group, generation, member_id, tp, offset, result } => {
                 let commit = Commit {
                     node: o.node,
                     member: *member_id,
                     generation: *generation,
                     offset: offset.offset,
-                    invoked: *invoked,
+                    invoked: self.invoked(o, *op),
                     done: o.time,
                     ok: result.is_ok(),
                 };
@@ -374,11 +379,21 @@ impl Tables {
                 self.check_zombie(&key, &commit, layout);
                 self.commits.entry(key).or_default().push(commit);
             }
-            KafkaObs::OffsetFetched { group, tp, offset, invoked } => {
+            KafkaObs::CommitSent { op, group, offsets, .. } => {
+                self.invocations.entry((o.node, *op)).or_insert(o.time);
+                for (tp, offset) in offsets {
+                    let sent = self.sent.entry((group.clone(), tp.clone())).or_default();
+                    sent.push((offset.offset, o.time));
+                }
+            }
+            KafkaObs::OffsetFetchSent { op, .. } => {
+                self.invocations.entry((o.node, *op)).or_insert(o.time);
+            }
+            KafkaObs::OffsetFetched { op, group, tp, offset } => {
                 let fetch = Fetch {
                     node: o.node,
                     offset: offset.map(|c| c.offset),
-                    invoked: *invoked,
+                    invoked: self.invoked(o, *op),
                     done: o.time,
                 };
                 assert!(fetch.invoked <= fetch.done, "fetch answered before it was invoked");
@@ -396,14 +411,24 @@ impl Tables {
                     self.granted(group, tp, grant, layout);
                 }
             }
+            KafkaObs::Restarted => {
+                // Operation ids start again with the process.
+                let node = o.node;
+                self.invocations.retain(|&(n, _), _| n != node);
+            }
             KafkaObs::Sent { .. }
             | KafkaObs::SendFailed { .. }
             | KafkaObs::Throttled { .. }
-            | KafkaObs::Restarted
             | KafkaObs::Processed { group: None, .. }
             | KafkaObs::Assigned { .. }
             | KafkaObs::Revoked { .. } => {}
         }
+    }
+
+    /// When operation `op` of `o`'s node was first sent; an operation never sent (it
+    /// failed before reaching the coordinator) was invoked when it completed, at the latest.
+    fn invoked(&self, o: &Observed<KafkaObs>, op: u64) -> Instant {
+        self.invocations.get(&(o.node, op)).copied().unwrap_or(o.time)
     }
 
     fn sighted(&mut self, tp: &TopicPartition, sighting: Sighting) {
@@ -709,8 +734,9 @@ fn lost_commits(tables: &Tables, layout: &Layout) -> Vec<Violation> {
         // In completion order, as the history is.
         let acked: Vec<&Commit> = commits.iter().filter(|c| c.ok).collect();
         let mut invocations: BTreeMap<u64, Vec<Instant>> = BTreeMap::new();
-        for c in commits {
-            invocations.entry(c.offset).or_default().push(c.invoked);
+        let sent = tables.sent.get(&(group.clone(), tp.clone())).into_iter().flatten();
+        for (offset, time) in commits.iter().map(|c| (c.offset, c.invoked)).chain(sent.copied()) {
+            invocations.entry(offset).or_default().push(time);
         }
         invocations.values_mut().for_each(|times| times.sort_unstable());
         let invoked_between = |offset: u64, from: Instant, to: Instant| {

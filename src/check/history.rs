@@ -260,6 +260,8 @@ pub fn check_with_grace(
             | KafkaObs::SendFailed { .. }
             | KafkaObs::ProducerId { .. }
             | KafkaObs::Processed { .. }
+            | KafkaObs::CommitSent { .. }
+            | KafkaObs::OffsetFetchSent { .. }
             | KafkaObs::CommitDone { .. }
             | KafkaObs::OffsetFetched { .. }
             | KafkaObs::Revoked { .. } => {}

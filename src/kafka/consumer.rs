@@ -135,10 +135,13 @@ pub struct Consumer {
     /// The commit the application waits for.
     commit: Option<Commit>,
     /// OffsetFetch in flight, and when it was sent.
-    offset_fetch: Option<(Request, Instant)>,
+    /// The OffsetFetch out, with its operation id.
+    offset_fetch: Option<(Request, u64)>,
     /// Where the next poll starts draining, so that every partition gets its turn.
     next_poll_partition: usize,
     next_correlation_id: u64,
+    /// Operation ids of the history records (commits, offset fetches).
+    next_op_id: u64,
 }
 
 impl Consumer {
@@ -174,6 +177,7 @@ impl Consumer {
             offset_fetch: None,
             next_poll_partition: 0,
             next_correlation_id: 0,
+            next_op_id: 0,
         }
     }
 
@@ -198,6 +202,12 @@ impl Consumer {
     fn correlation_id(&mut self) -> u64 {
         self.next_correlation_id += 1;
         self.next_correlation_id
+    }
+
+    /// A fresh operation id for the history.
+    fn next_op(&mut self) -> u64 {
+        self.next_op_id += 1;
+        self.next_op_id
     }
 
     /// Sends `msg` (built around a fresh correlation id) and sets its timeout.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::scenario::Acks;
 use crate::sim::node::NodeId;
-use crate::sim::time::Instant;
 
 /// Kafka's `max.in.flight` is per connection; the skeleton keeps one request in flight per
 /// partition, so a produce batch is the unit of ordering and of retry.
@@ -597,9 +596,10 @@ pub enum Entry {
     ProducerIds { next: u64 },
 }
 
-/// What the history checkers see: every client operation and its outcome. Times and nodes
-/// come with [`crate::sim::world::Observed`]'s wrapper; an operation's completion carries its
-/// invocation time where the checkers need both.
+/// What the history checkers see: every client operation and its outcome. Times (true
+/// simulated time, not the node's skewed clock) and nodes come with
+/// [`crate::sim::world::Observed`]'s wrapper; an operation whose invocation and completion
+/// the checkers pair carries an `op` id, unique within its process.
 #[derive(Clone, Debug, PartialEq)]
 pub enum KafkaObs {
     /// A producer sent (or re-sent) a record.
@@ -641,24 +641,32 @@ pub enum KafkaObs {
     PositionReset { tp: TopicPartition, from: u64, to: u64, reason: ResetReason },
     /// A producer stopped generating: too many records wait to be acknowledged.
     Throttled { pending: usize },
+    /// A consumer sent an OffsetCommit (each attempt): from now on the coordinator may
+    /// apply it, whether or not an answer ever comes back (the process may crash first).
+    CommitSent {
+        /// The commit operation (the same over its attempts), unique per process.
+        op: u64,
+        group: Arc<str>,
+        generation: Option<u32>,
+        member_id: Option<MemberId>,
+        offsets: Vec<(TopicPartition, CommittedOffset)>,
+    },
     /// An OffsetCommit of one partition completed (one observation per partition).
     /// `Err(RequestTimedOut)` when no answer came: the outcome is then unknown.
     CommitDone {
+        /// The operation of the `CommitSent`s before it (none when no attempt was sent).
+        op: u64,
         group: Arc<str>,
         generation: Option<u32>,
         member_id: Option<MemberId>,
         tp: TopicPartition,
         offset: CommittedOffset,
-        invoked: Instant,
         result: Result<(), ErrorCode>,
     },
-    /// An OffsetFetch answered for one partition.
-    OffsetFetched {
-        group: Arc<str>,
-        tp: TopicPartition,
-        offset: Option<CommittedOffset>,
-        invoked: Instant,
-    },
+    /// A consumer sent an OffsetFetch.
+    OffsetFetchSent { op: u64, group: Arc<str>, partitions: Vec<TopicPartition> },
+    /// An OffsetFetch answered for one partition (`op` as its `OffsetFetchSent`).
+    OffsetFetched { op: u64, group: Arc<str>, tp: TopicPartition, offset: Option<CommittedOffset> },
     /// A member got its partitions for `generation` (SyncGroup answered), or a consumer
     /// outside group management assigned itself partitions (`generation` `None`).
     Assigned {

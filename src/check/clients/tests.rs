@@ -81,6 +81,11 @@ impl History {
         self
     }
 
+    /// A fresh operation id: the history's length is unique at every call.
+    fn next_op(&self) -> u64 {
+        self.0.len() as u64 + 1
+    }
+
     fn producer_id(&mut self, ms: u64, producer: NodeId) -> &mut Self {
         self.obs(ms, producer, KafkaObs::ProducerId { producer_id: 7, producer_epoch: 0 })
     }
@@ -166,13 +171,23 @@ impl History {
         offset: u64,
         result: Result<(), ErrorCode>,
     ) -> &mut Self {
+        let op = self.next_op();
+        let offset = CommittedOffset { offset, leader_epoch: Some(1) };
+        let sent = KafkaObs::CommitSent {
+            op,
+            group: group_of(consumer),
+            generation: Some(generation),
+            member_id: Some(member),
+            offsets: vec![(tp(p), offset)],
+        };
+        self.obs(invoked_ms, consumer, sent);
         let obs = KafkaObs::CommitDone {
+            op,
             group: group_of(consumer),
             generation: Some(generation),
             member_id: Some(member),
             tp: tp(p),
-            offset: CommittedOffset { offset, leader_epoch: Some(1) },
-            invoked: at(invoked_ms),
+            offset,
             result,
         };
         self.obs(ms, consumer, obs)
@@ -185,11 +200,15 @@ impl History {
         p: u32,
         offset: Option<u64>,
     ) -> &mut Self {
+        let op = self.next_op();
+        let sent =
+            KafkaObs::OffsetFetchSent { op, group: group_of(consumer), partitions: vec![tp(p)] };
+        self.obs(invoked_ms, consumer, sent);
         let obs = KafkaObs::OffsetFetched {
+            op,
             group: group_of(consumer),
             tp: tp(p),
             offset: offset.map(|offset| CommittedOffset { offset, leader_epoch: Some(1) }),
-            invoked: at(invoked_ms),
         };
         self.obs(ms, consumer, obs)
     }

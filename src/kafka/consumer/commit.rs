@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use crate::sim::time::Instant;
-
 use super::super::client::REQUEST_TIMEOUT_MS;
 use super::super::protocol::{
     CommittedOffset, ErrorCode, KafkaObs, MemberId, Msg, ResetReason, RevokeReason, TopicPartition,
@@ -31,7 +29,8 @@ pub(super) struct Commit {
     offsets: Vec<(TopicPartition, CommittedOffset)>,
     generation: Option<u32>,
     member_id: Option<MemberId>,
-    invoked: Instant,
+    /// The operation id its history records carry.
+    op: u64,
     attempts: u32,
     /// commitSync retries retriable errors; the auto-commit does not.
     retries: bool,
@@ -72,7 +71,7 @@ impl Consumer {
             offsets,
             generation,
             member_id,
-            invoked: ctx.now(),
+            op: self.next_op(),
             attempts: 0,
             retries,
             unknown: false,
@@ -102,6 +101,13 @@ impl Consumer {
         }
         let (generation, member_id, offsets) =
             (commit.generation, commit.member_id, commit.offsets.clone());
+        ctx.observe(KafkaObs::CommitSent {
+            op: commit.op,
+            group: group.clone(),
+            generation,
+            member_id,
+            offsets: offsets.clone(),
+        });
         let request = self.request(ctx, node, COORDINATOR_REQUEST_TIMEOUT_MS, |correlation_id| {
             Msg::OffsetCommit { correlation_id, group, generation, member_id, offsets }
         });
@@ -173,12 +179,12 @@ impl Consumer {
         let group: Arc<str> = self.group_name().expect("commits need a group");
         for (tp, offset) in commit.offsets {
             ctx.observe(KafkaObs::CommitDone {
+                op: commit.op,
                 group: group.clone(),
                 generation: commit.generation,
                 member_id: commit.member_id,
                 tp,
                 offset,
-                invoked: commit.invoked,
                 result,
             });
         }
@@ -200,10 +206,14 @@ impl Consumer {
             return;
         }
         let Some((node, group)) = self.coordinator_ready() else { return };
+        let op = self.next_op();
+        let sent =
+            KafkaObs::OffsetFetchSent { op, group: group.clone(), partitions: partitions.clone() };
+        ctx.observe(sent);
         let request = self.request(ctx, node, REQUEST_TIMEOUT_MS, |correlation_id| {
             Msg::OffsetFetch { correlation_id, group, partitions }
         });
-        self.offset_fetch = Some((request, ctx.now()));
+        self.offset_fetch = Some((request, op));
     }
 
     pub(super) fn handle_offset_fetch_response(
@@ -212,8 +222,7 @@ impl Consumer {
         correlation_id: u64,
         result: Result<Vec<(TopicPartition, Option<CommittedOffset>)>, ErrorCode>,
     ) {
-        let Some((request, invoked)) = self.offset_fetch.filter(|(r, _)| r.is(correlation_id))
-        else {
+        let Some((request, op)) = self.offset_fetch.filter(|(r, _)| r.is(correlation_id)) else {
             return;
         };
         self.offset_fetch = None;
@@ -222,7 +231,7 @@ impl Consumer {
             Ok(offsets) => {
                 self.coordinator_ok();
                 for (tp, offset) in offsets {
-                    self.take_committed(ctx, tp, offset, invoked);
+                    self.take_committed(ctx, tp, offset, op);
                 }
             }
             Err(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
@@ -239,13 +248,13 @@ impl Consumer {
         ctx: &mut Ctx<'_>,
         tp: TopicPartition,
         offset: Option<CommittedOffset>,
-        invoked: Instant,
+        op: u64,
     ) {
         let waiting =
             self.partitions.iter().position(|p| p.tp == tp && p.phase == Phase::AwaitCommitted);
         let Some(i) = waiting else { return };
         let group = self.group_name().expect("offset fetches need a group");
-        ctx.observe(KafkaObs::OffsetFetched { group, tp, offset, invoked });
+        ctx.observe(KafkaObs::OffsetFetched { op, group, tp, offset });
         match offset {
             Some(committed) => {
                 self.reset_position(ctx, i, committed.offset, ResetReason::Committed);
