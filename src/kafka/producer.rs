@@ -14,7 +14,8 @@
 //!   a broker into one request). Without idempotence a failed batch is put back at the
 //!   head of its partition (Kafka's `addFirst`) and may land after batches sent after it (P2).
 //! - Retries: `retries`, back-off from `retry.backoff.ms` doubling to
-//!   `retry.backoff.max.ms` (no jitter), `request.timeout.ms` per request, and
+//!   `retry.backoff.max.ms` (no jitter), `request.timeout.ms` per request (capped at 3 s,
+//!   see [`Producer::request_timeout`]), and
 //!   `delivery.timeout.ms` from the batch's creation: a batch past it fails with
 //!   `SendFailed { error: None }` instead of being retried (Kafka also expires batches in
 //!   flight; here a request in flight times out first, as `request.timeout.ms` is shorter).
@@ -22,7 +23,8 @@
 //! - Metadata is refreshed on NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION,
 //!   FENCED_LEADER_EPOCH and on request timeouts.
 //!
-//! Idempotence (`enable.idempotence`): before sending anything the producer gets a producer
+//! Idempotence (`enable.idempotence`, which only acks=all keeps, as Kafka silently turns
+//! its default off for other acks): before sending anything the producer gets a producer
 //! id (InitProducerId to the brokers in turn, retried on errors and timeouts). A
 //! partition's batches get their base sequence at their first send and keep it on every
 //! retry. A retry is sent alone (nothing else of its partition in flight), as Kafka's
@@ -46,7 +48,7 @@ use crate::sim::node::{Context, NodeId, TimerId};
 use crate::sim::time::{Duration, Instant};
 use crate::sim::trace::StableHasher;
 
-use super::client::MetadataCache;
+use super::client::{MetadataCache, REQUEST_TIMEOUT_MS};
 use super::log::RECORD_SIZE_BYTES;
 use super::node::KafkaNode;
 use super::producer_state::PRODUCER_BATCHES_KEPT;
@@ -163,10 +165,11 @@ impl Producer {
         let spec = &config.spec;
         assert!(config.partitions > 0, "a topic has partitions");
         assert!(spec.max_in_flight > 0, "max.in.flight.requests.per.connection > 0");
+        // Kafka turns the default `enable.idempotence` off for acks other than "all".
+        let idempotent = spec.idempotent && spec.acks == Acks::All;
         assert!(
-            !spec.idempotent
-                || (spec.acks == Acks::All && spec.max_in_flight as usize <= PRODUCER_BATCHES_KEPT),
-            "idempotence needs acks=all and at most {PRODUCER_BATCHES_KEPT} requests in flight"
+            !idempotent || spec.max_in_flight as usize <= PRODUCER_BATCHES_KEPT,
+            "idempotence allows at most {PRODUCER_BATCHES_KEPT} requests in flight"
         );
         let metadata = MetadataCache::new(
             config.brokers.clone(),
@@ -185,8 +188,7 @@ impl Producer {
                 linger_scheduled: false,
             })
             .collect();
-        let identity = spec
-            .idempotent
+        let identity = idempotent
             .then(|| Identity { next_broker: config.index as usize, ..Identity::default() });
         Producer {
             config,
@@ -232,8 +234,12 @@ impl Producer {
         Duration::from_millis(self.config.spec.linger_ms)
     }
 
+    /// `request.timeout.ms`, capped at the clients' [`REQUEST_TIMEOUT_MS`]: the simulated
+    /// network only loses messages and never resets a connection, so a request to a dead
+    /// or cut-off broker would hold its in-flight slot for the full 30 s where Kafka's
+    /// client notices the broken connection sooner (the same departure as the brokers').
     fn request_timeout(&self) -> Duration {
-        Duration::from_millis(self.config.spec.request_timeout_ms)
+        Duration::from_millis(self.config.spec.request_timeout_ms.min(REQUEST_TIMEOUT_MS))
     }
 
     /// `retry.backoff.ms` doubled per retry up to `retry.backoff.max.ms`.
