@@ -724,7 +724,14 @@ impl Broker {
             Some(batch) => match self.check_producer_batch(&tp, batch, records.len()) {
                 Ok(BatchCheck::Append(stamp)) => Some(stamp),
                 Ok(BatchCheck::Duplicate { base_offset, leader_epoch }) => {
-                    return reply(ctx, &tp, Ok((base_offset, leader_epoch)));
+                    let last_offset = base_offset + records.len() as u64 - 1;
+                    return self.answer_duplicate(
+                        ctx,
+                        request,
+                        &tp,
+                        (base_offset, last_offset),
+                        leader_epoch,
+                    );
                 }
                 Err(error) => return reply(ctx, &tp, Err(error)),
             },
@@ -763,6 +770,48 @@ impl Broker {
             deadline: now + timeout,
         });
         self.maybe_advance_high_watermark(ctx, &tp);
+    }
+
+    /// A retried idempotent batch that is already in the log at `offsets` (first, last):
+    /// answered with the original's place, with acks=all only once the HW passed it
+    /// (Kafka's delayed produce waits for the duplicate's offsets like for an append's).
+    fn answer_duplicate(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        request: ProduceRequest,
+        tp: &TopicPartition,
+        (base_offset, last_offset): (u64, u64),
+        leader_epoch: u32,
+    ) {
+        let ProduceRequest { from, correlation_id, acks, .. } = request;
+        let deadline = ctx.now() + ms(self.config.broker.request_timeout_ms);
+        let replica = self.replicas.get_mut(tp).expect("leader checked");
+        let committed = last_offset < replica.log.high_watermark();
+        match (&mut replica.role, acks) {
+            (_, Acks::None) => {}
+            (Role::Leader(leader), Acks::All) if !committed => {
+                if leader.purgatory.len() >= PURGATORY_LEN_MAX {
+                    leader.purgatory.pop_front();
+                }
+                // The purgatory completes in offset order: the duplicate goes where its
+                // offsets belong.
+                let at = leader.purgatory.partition_point(|d| d.last_offset <= last_offset);
+                leader.purgatory.insert(
+                    at,
+                    DelayedProduce {
+                        client: from,
+                        correlation_id,
+                        base_offset,
+                        last_offset,
+                        deadline,
+                    },
+                );
+            }
+            _ => {
+                let result = Ok((base_offset, leader_epoch));
+                ctx.send(from, Msg::ProduceResponse { correlation_id, tp: tp.clone(), result });
+            }
+        }
     }
 
     /// HW = min LEO over the maximal ISR, never moving back; completes the acks=all

@@ -29,6 +29,11 @@
 //! are lost, duplicated or reordered; a heartbeat response carries the image whenever the
 //! broker's version is behind (the pull that repairs lost pushes).
 //!
+//! Producer ids (KRaft's `ProducerIdControlManager`): a registered broker asks for a
+//! block of [`PRODUCER_ID_BLOCK_SIZE`] ids; the controller logs the next free id
+//! (`Entry::ProducerIds`), fsyncs, then answers, and takes that id up again after a
+//! restart, so no id is handed out twice.
+//!
 //! One controller, not a Raft quorum: its state is a pure function of its metadata log
 //! plus soft session state, so a quorum could replicate that log later.
 //! Broker registrations (incarnations) are soft state; fencing is in the log.
@@ -53,6 +58,8 @@ pub const CONTROLLER_TICK_MS: u64 = 250;
 pub const INITIAL_ELECTION_DELAY_MS: u64 = 1_000;
 /// The controller's metadata log (KRaft's `__cluster_metadata`).
 pub const METADATA_LOG: &str = "__cluster_metadata";
+/// Producer ids per AllocateProducerIds (Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
+pub const PRODUCER_ID_BLOCK_SIZE: u64 = 1_000;
 /// Most entries the metadata log may hold: a bound that catches a change loop.
 pub const METADATA_LOG_LEN_MAX: usize = 1_000_000;
 
@@ -117,6 +124,8 @@ pub struct Controller {
     partitions: BTreeMap<TopicPartition, PartitionState>,
     /// Length of the metadata log: the image version.
     version: u64,
+    /// The first producer id not yet handed out to a broker.
+    next_producer_id: u64,
 }
 
 impl Controller {
@@ -127,6 +136,7 @@ impl Controller {
             sessions: BTreeMap::new(),
             partitions: BTreeMap::new(),
             version: 0,
+            next_producer_id: 0,
         }
     }
 
@@ -205,6 +215,10 @@ impl Controller {
                 }
                 Entry::BrokerFencing { broker, fenced: f } => {
                     fenced.insert(*broker, *f);
+                }
+                Entry::ProducerIds { next } => {
+                    assert!(*next > self.next_producer_id, "producer ids went back to {next}");
+                    self.next_producer_id = *next;
                 }
                 other => panic!("non-metadata entry {other:?} in {METADATA_LOG}"),
             }
@@ -296,6 +310,10 @@ impl Controller {
                     ctx.annotate(format!("{tp}: AlterPartition from {from:?} refused: {error}"));
                 }
                 ctx.send(from, Msg::AlterPartitionResponse { tp, result });
+            }
+            Msg::AllocateProducerIds { incarnation } => {
+                let result = self.allocate_producer_ids(ctx, from, incarnation);
+                ctx.send(from, Msg::AllocateProducerIdsResponse { result });
             }
             // Anything else is not for the controller; brokers never send it.
             other => panic!("controller got unexpected {other:?}"),
@@ -404,6 +422,25 @@ impl Controller {
             self.push_image(ctx);
         }
         Ok(self.partitions[tp].clone())
+    }
+
+    /// A block of producer ids for a registered broker, durable before it is answered.
+    fn allocate_producer_ids(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        from: NodeId,
+        incarnation: u64,
+    ) -> Result<(u64, u64), ErrorCode> {
+        let session = &self.sessions[&from];
+        if session.fenced || session.incarnation != Some(incarnation) {
+            return Err(ErrorCode::StaleBrokerEpoch);
+        }
+        let first = self.next_producer_id;
+        let next = first.checked_add(PRODUCER_ID_BLOCK_SIZE).expect("producer ids run out");
+        self.persist(ctx, Entry::ProducerIds { next });
+        self.next_producer_id = next;
+        ctx.annotate(format!("producer ids {first}..{next} to {from:?}"));
+        Ok((first, PRODUCER_ID_BLOCK_SIZE))
     }
 
     /// Fences `broker`: it leaves every ISR and its leaderships move; true when the
@@ -851,6 +888,53 @@ mod tests {
         let state = h.controller.partition(&TopicPartition::new("t", 0)).unwrap();
         assert_eq!((state.leader, state.leader_epoch, state.partition_epoch), (Some(B[0]), 1, 3));
         assert_eq!(h.disk.unflushed_len(METADATA_LOG), 0, "every change is fsynced");
+    }
+
+    fn allocate(
+        h: &mut Harness,
+        broker: NodeId,
+        incarnation: u64,
+    ) -> Result<(u64, u64), ErrorCode> {
+        h.effects.clear();
+        h.with(|c, ctx| c.on_message(ctx, broker, Msg::AllocateProducerIds { incarnation }));
+        let sends = h.effects.sends().to_vec();
+        sends
+            .into_iter()
+            .find_map(|(to, m)| match m {
+                Msg::AllocateProducerIdsResponse { result } if to == broker => Some(result),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn producer_id_blocks_do_not_overlap_across_a_controller_restart() {
+        let mut h = Harness::new();
+        h.with(|c, ctx| c.on_start(ctx));
+        for (i, &b) in B.iter().enumerate() {
+            h.register(b, 10 + i as u64);
+        }
+        let mut blocks =
+            vec![allocate(&mut h, B[0], 10).unwrap(), allocate(&mut h, B[1], 11).unwrap()];
+        assert_eq!(h.disk.unflushed_len(METADATA_LOG), 0, "logged before answered");
+        // Not from the registered incarnation: refused, nothing handed out.
+        assert_eq!(allocate(&mut h, B[2], 99), Err(ErrorCode::StaleBrokerEpoch));
+        // A power loss keeps only what was fsynced; the new controller goes on after it.
+        h.disk.crash(true);
+        h.controller = Controller::new(config());
+        h.at_ms(1_000);
+        h.with(|c, ctx| c.on_start(ctx));
+        // The brokers' sessions are not known yet: they register again.
+        assert_eq!(allocate(&mut h, B[2], 12), Err(ErrorCode::StaleBrokerEpoch));
+        h.register(B[2], 12);
+        blocks.push(allocate(&mut h, B[2], 12).unwrap());
+        blocks.push(allocate(&mut h, B[2], 12).unwrap());
+        for (i, &(first, count)) in blocks.iter().enumerate() {
+            assert_eq!(count, PRODUCER_ID_BLOCK_SIZE);
+            for &(other, _) in &blocks[..i] {
+                assert!(other + count <= first, "block {first} overlaps {other}: {blocks:?}");
+            }
+        }
     }
 
     #[test]

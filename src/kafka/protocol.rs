@@ -565,6 +565,8 @@ pub enum Timer {
     GroupCoordinatorTick,
     /// Producer: `linger.ms` of a partition's open batch is over.
     Linger { tp: TopicPartition },
+    /// Idempotent producer: back-off over, ask for a producer id again.
+    InitProducerIdRetry,
     /// Consumer: the application finished processing what its last poll returned.
     ProcessingDone,
     /// Consumer: send a heartbeat to the coordinator (`heartbeat.interval.ms`).
