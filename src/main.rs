@@ -51,6 +51,9 @@ struct RunArgs {
     /// Run the seed twice and compare the traces event by event.
     #[arg(long)]
     check_determinism: bool,
+    /// Also write the run's trace (every event and node annotation, one per line).
+    #[arg(long, value_name = "FILE", conflicts_with = "check_determinism")]
+    trace: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -140,6 +143,14 @@ fn run(args: RunArgs) -> u8 {
                 return EXIT_NOT_MET;
             }
         }
+    } else if let Some(file) = &args.trace {
+        let (report, records) = runner::run_traced(&scenario, seed);
+        let layout = kafsim::kafka::Layout::new(&scenario);
+        if let Err(error) = std::fs::write(file, trace_text(&records, &layout)) {
+            eprintln!("error: cannot write trace {}: {error}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+        report
     } else {
         runner::run_seed(&scenario, seed)
     };
@@ -162,6 +173,20 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     exit_for(report.expect_met)
+}
+
+/// One line per event: `t=1.234s b1 Deliver <- p1: ProduceRequest { .. }`.
+fn trace_text(
+    records: &[kafsim::sim::trace::TraceRecord],
+    layout: &kafsim::kafka::Layout,
+) -> String {
+    let name = |n: Option<kafsim::sim::NodeId>| n.map_or("-", |n| layout.name(n));
+    let mut text = String::new();
+    for r in records {
+        let peer = r.peer.map_or(String::new(), |p| format!(" {}", name(Some(p))));
+        text.push_str(&format!("{} {} {:?}{peer}: {}\n", r.time, name(r.node), r.kind, r.detail));
+    }
+    text
 }
 
 fn print_divergence(divergence: &Divergence, path: &str) {

@@ -54,9 +54,16 @@ type Ctx<'a> = Context<'a, KafkaNode>;
 pub const CONSUMER_POLL_MS: u64 = 100;
 /// The timeout of the requests a coordinator may hold: an OffsetCommit until its record is
 /// committed (`offsets.commit.timeout.ms`, 5 s by default), a SyncGroup until the leader's
-/// arrives. Kafka's consumer `request.timeout.ms` is 30 s.
-pub const COORDINATOR_REQUEST_TIMEOUT_MS: u64 = 10_000;
-/// Kafka's `JOIN_GROUP_TIMEOUT_LAPSE`: a JoinGroup waits `max.poll.interval.ms` plus this.
+/// arrives. Kafka's consumer `request.timeout.ms` is 30 s, but Kafka's client also learns
+/// of a dead coordinator from the broken connection; the simulated network never resets
+/// one, so a shorter timeout stands in for that (as for the brokers and producers).
+pub const COORDINATOR_REQUEST_TIMEOUT_MS: u64 = 6_000;
+/// Kafka's `JOIN_GROUP_TIMEOUT_LAPSE`. Kafka's JoinGroup waits `max.poll.interval.ms` plus
+/// this; here `session.timeout.ms` plus this, for the same reason as
+/// [`COORDINATOR_REQUEST_TIMEOUT_MS`]: a JoinGroup held by a coordinator that crashed
+/// would otherwise stall the member for five minutes. A rebalance completes within about
+/// a session timeout (silent members expire), and a retried JoinGroup with the member id
+/// only replaces the pending one at the coordinator.
 pub const JOIN_GROUP_TIMEOUT_LAPSE_MS: u64 = 5_000;
 /// Attempts of one commitSync (Kafka: until `default.api.timeout.ms`, 60 s).
 pub const COMMIT_ATTEMPTS_MAX: u32 = 5;

@@ -77,6 +77,11 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunReport {
     run_recorded(scenario, seed, false).0
 }
 
+/// Runs one seed and records its trace: every event, with what the nodes annotated.
+pub fn run_traced(scenario: &Scenario, seed: u64) -> (RunReport, Vec<TraceRecord>) {
+    run_recorded(scenario, seed, true)
+}
+
 /// Runs one seed, also returning the recorded trace when `record` is set.
 fn run_recorded(scenario: &Scenario, seed: u64, record: bool) -> (RunReport, Vec<TraceRecord>) {
     let wall_start = WallInstant::now();

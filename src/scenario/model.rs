@@ -236,7 +236,11 @@ pub struct ProducerSpec {
     /// `retry.backoff.ms` (default 100) and `retry.backoff.max.ms` (default 1000).
     pub retry_backoff_ms: u64,
     pub retry_backoff_max_ms: u64,
-    /// `request.timeout.ms` (default 30000).
+    /// `request.timeout.ms`. Default 3000, a deliberate departure from Kafka's 30000: the
+    /// simulated network loses messages but never resets a connection, so a request to a
+    /// dead or cut-off broker would hold one of the connection's in-flight slots for the
+    /// full timeout, where Kafka's client learns of the broken connection sooner (the
+    /// brokers' `REPLICA_REQUEST_TIMEOUT_MS` makes the same choice).
     pub request_timeout_ms: u64,
     /// `delivery.timeout.ms` (default 120000): a record not acknowledged by then fails.
     pub delivery_timeout_ms: u64,
@@ -258,7 +262,7 @@ impl ProducerSpec {
             retries: i32::MAX as u32,
             retry_backoff_ms: 100,
             retry_backoff_max_ms: 1_000,
-            request_timeout_ms: 30_000,
+            request_timeout_ms: 3_000,
             delivery_timeout_ms: 120_000,
         }
     }

@@ -222,7 +222,7 @@ impl Consumer {
             spec.topics.iter().map(|t| Arc::from(t.as_str())).collect();
         let (assignor, session_timeout_ms, rebalance_timeout_ms) =
             (spec.assignor, spec.session_timeout_ms, spec.max_poll_interval_ms);
-        let timeout_ms = rebalance_timeout_ms + JOIN_GROUP_TIMEOUT_LAPSE_MS;
+        let timeout_ms = session_timeout_ms + JOIN_GROUP_TIMEOUT_LAPSE_MS;
         let request = self.request(ctx, node, timeout_ms, |correlation_id| Msg::JoinGroup {
             correlation_id,
             group,
