@@ -19,8 +19,8 @@
 //!
 //! Departures from Kafka: one fetch in flight per partition, sent only when the partition's
 //! buffer is empty, with a periodic re-fetch standing in for the long poll; the auto-commit is
-//! sent from `poll()` and `poll()` waits for its answer (Kafka sends it asynchronously; as in
-//! Kafka it is not retried); commitSync retries a bounded number of attempts instead of
+//! a commitAsync sent from `poll()`, one at a time (an interval with one still out is
+//! skipped), not retried, as in Kafka; commitSync retries a bounded number of attempts instead of
 //! `default.api.timeout.ms`; the groupless consumer does not validate positions (KIP-320).
 
 mod assignor;
@@ -373,9 +373,7 @@ impl Consumer {
         if self.member.is_some() && !self.poll_group(ctx) {
             return;
         }
-        if self.maybe_auto_commit(ctx) {
-            return;
-        }
+        self.maybe_auto_commit(ctx);
         self.pump_partitions(ctx);
         let batch = self.drain(ctx);
         if batch.is_empty() {
@@ -403,6 +401,10 @@ impl Consumer {
     fn poll_group(&mut self, ctx: &mut Ctx<'_>) -> bool {
         let member = self.member.as_ref().expect("subscribe mode");
         if let Some(reason) = member.rejoin {
+            if self.commit.is_some() {
+                // An auto-commit is still out: it finishes before the revocation.
+                return false;
+            }
             let commit_first = reason == crate::kafka::protocol::RevokeReason::Rebalance
                 && self.config.spec.commit == CommitMode::Auto
                 && member.generation.is_some();
@@ -419,16 +421,18 @@ impl Consumer {
         true
     }
 
-    fn maybe_auto_commit(&mut self, ctx: &mut Ctx<'_>) -> bool {
+    /// Kafka's auto-commit: inside `poll()`, a commitAsync of the positions of what earlier
+    /// polls returned; the poll goes on without waiting for it. While one is still out the
+    /// next interval is skipped.
+    fn maybe_auto_commit(&mut self, ctx: &mut Ctx<'_>) {
         if self.config.spec.commit != CommitMode::Auto || !self.auto_commit_due {
-            return false;
+            return;
+        }
+        if self.commit.is_some() {
+            return;
         }
         self.auto_commit_due = false;
-        if self.start_commit(ctx, false) == Started::Sent {
-            self.app = App::Committing { then: AfterCommit::Poll };
-            return true;
-        }
-        false
+        self.start_commit(ctx, false);
     }
 
     /// Takes at most `max.poll.records` buffered records, partition after partition,

@@ -32,7 +32,8 @@ pub(super) struct Commit {
     /// The operation id its history records carry.
     op: u64,
     attempts: u32,
-    /// commitSync retries retriable errors; the auto-commit does not.
+    /// commitSync (true) blocks the application and retries retriable errors; the
+    /// auto-commit's commitAsync (false) does neither.
     retries: bool,
     /// Some attempt got no answer (or REQUEST_TIMED_OUT): it may have been applied.
     unknown: bool,
@@ -188,7 +189,11 @@ impl Consumer {
                 result,
             });
         }
-        self.commit_finished(ctx, result.is_ok());
+        if commit.retries {
+            self.commit_finished(ctx, result.is_ok());
+        } else {
+            self.drive(ctx);
+        }
     }
 
     /// OffsetFetch of the partitions waiting for their committed offset.
