@@ -1158,7 +1158,7 @@ keys = 8
 "retries" = 2147483647
 "retry.backoff.ms" = 100
 "retry.backoff.max.ms" = 1000
-"request.timeout.ms" = 30000
+"request.timeout.ms" = 3000
 "delivery.timeout.ms" = 120000"#;
     let defaults = ProducerSpec::kafka_defaults("p1", "events", 1, 8);
     assert_eq!(parsed_producer(settings), defaults);
@@ -1186,12 +1186,12 @@ fn delivery_timeout_covers_linger_and_request_timeout() {
     // Left out, Kafka raises delivery.timeout.ms to linger.ms + request.timeout.ms.
     let p = parsed_producer("\"linger.ms\" = 1000\n\"request.timeout.ms\" = 200000");
     assert_eq!(p.delivery_timeout_ms, 201_000);
-    assert_eq!(parsed_producer("\"delivery.timeout.ms\" = 30005").delivery_timeout_ms, 30_005);
+    assert_eq!(parsed_producer("\"delivery.timeout.ms\" = 3005").delivery_timeout_ms, 3_005);
     let err = refused(
-        &producer("\"delivery.timeout.ms\" = 30000"),
+        &producer("\"delivery.timeout.ms\" = 3000"),
         15,
         25,
-        "`delivery.timeout.ms` (30000) is below `linger.ms` + `request.timeout.ms` (30005)",
+        "`delivery.timeout.ms` (3000) is below `linger.ms` + `request.timeout.ms` (3005)",
     );
     insta::assert_snapshot!(err.render());
 }
