@@ -12,12 +12,17 @@ fn load(path: &str) -> kafsim::scenario::Scenario {
 /// The correct protocol under the full nemesis breaks no invariant.
 #[test]
 fn soak_default_protocol_is_clean() {
-    let scenario = load("scenarios/soak.toml");
-    let seeds: Vec<u64> = (0..16).collect();
+    assert_clean("scenarios/soak.toml", 16);
+}
+
+/// Seeds `0..n` of the scenario at `path` break nothing.
+fn assert_clean(path: &str, n: u64) {
+    let scenario = load(path);
+    let seeds: Vec<u64> = (0..n).collect();
     for report in runner::sweep(&scenario, &seeds, 2) {
         assert!(
             report.violations.is_empty(),
-            "seed {} of the soak broke {:?}",
+            "seed {} of {path} broke {:?}",
             report.seed,
             report.violations.iter().map(|v| v.invariant).collect::<Vec<_>>()
         );
@@ -36,5 +41,54 @@ fn nemesis_catches_the_high_watermark_variants() {
         let caught =
             runner::sweep(&scenario, &seeds, 2).iter().filter(|r| !r.violations.is_empty()).count();
         assert!(caught > 0, "{path}: no seed of {seeds:?} caught the variant");
+    }
+}
+
+/// Idempotent producers and two consumer groups under a nemesis that also hits consumers
+/// break no invariant.
+#[test]
+fn groups_soak_default_protocol_is_clean() {
+    assert_clean("scenarios/groups-soak.toml", 12);
+}
+
+/// The invariants each seed of `seeds` broke.
+fn broken(scenario: &kafsim::scenario::Scenario, seeds: &[u64]) -> Vec<Vec<&'static str>> {
+    runner::sweep(scenario, seeds, 2)
+        .iter()
+        .map(|r| r.violations.iter().map(|v| v.invariant).collect())
+        .collect()
+}
+
+/// Each client variant is caught by the nemesis alone, by the invariant that exists for it,
+/// and the same seeds with the variant switched back to the correct behaviour are clean.
+#[test]
+fn nemesis_catches_the_client_variants_and_their_twins_pass() {
+    use kafsim::scenario::CommitMode;
+    type Twin = fn(&mut kafsim::scenario::Scenario);
+    let cases: [(&str, &str, Twin); 4] = [
+        ("scenarios/clients/nemesis-no-idempotence.toml", "duplicate", |s| {
+            s.producers.iter_mut().for_each(|p| p.idempotent = true)
+        }),
+        ("scenarios/clients/nemesis-no-state-rebuild.toml", "duplicate", |s| {
+            s.protocol.producer_state_rebuild = true
+        }),
+        (
+            "scenarios/clients/nemesis-commit-before-process.toml",
+            "commit-ahead-of-processing",
+            |s| s.consumers.iter_mut().for_each(|c| c.commit = CommitMode::AfterProcess),
+        ),
+        ("scenarios/clients/nemesis-no-generation-check.toml", "zombie-commit", |s| {
+            s.protocol.offset_commit_generation_check = true
+        }),
+    ];
+    for (path, invariant, twin) in cases {
+        let variant = load(path);
+        let seeds: Vec<u64> = (variant.run.seed..variant.run.seed + 2).collect();
+        let found = broken(&variant, &seeds);
+        assert!(found.iter().any(|v| v.contains(&invariant)), "{path}: {found:?}");
+        let mut correct = variant.clone();
+        twin(&mut correct);
+        let found = broken(&correct, &seeds);
+        assert!(found.iter().all(Vec::is_empty), "{path}'s correct twin broke {found:?}");
     }
 }
