@@ -34,6 +34,7 @@ mod groups;
 mod idempotence;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use crate::scenario::{Acks, BrokerSpec, HighWatermarkIsr, IsrExpansion, ProtocolSpec, Truncation};
 use crate::sim::node::{Context, NodeId};
@@ -45,7 +46,7 @@ use super::producer::BOOT_FILE;
 use super::producer_state::{BatchCheck, ProducerStateTable};
 use super::protocol::{
     Entry, ErrorCode, FETCH_RECORDS_MAX, MetadataImage, Msg, NewRecord, OffsetSpec,
-    PartitionMetadata, PartitionState, ProducerBatch, Record, Timer, TopicPartition,
+    PartitionMetadata, PartitionState, ProducerBatch, Record, RecordExtra, Timer, TopicPartition,
 };
 
 type Ctx<'a> = Context<'a, KafkaNode>;
@@ -741,8 +742,10 @@ impl Broker {
         let timeout = ms(self.config.broker.request_timeout_ms);
         let replica = self.replicas.get_mut(&tp).expect("leader checked");
         let base_offset = replica.log.log_end_offset();
+        // The batch's records share one header.
+        let extra = stamp.map(|s| Arc::new(RecordExtra::Producer(s)));
         for (key, value) in records {
-            let record = NewRecord { key, value, producer: stamp, coordinator: None };
+            let record = NewRecord { key, value, extra: extra.clone() };
             replica.log.append_as_leader(ctx.disk(), epoch, record, now.as_millis());
         }
         if let Some(stamp) = stamp {

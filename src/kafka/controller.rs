@@ -196,7 +196,7 @@ impl Controller {
                     leader_epoch: 0,
                     partition_epoch: 0,
                 };
-                self.persist(ctx, Entry::PartitionChange(state));
+                self.persist(ctx, Entry::PartitionChange(Box::new(state)));
             }
         }
         let mut fenced: BTreeMap<NodeId, bool> = BTreeMap::new();
@@ -211,7 +211,7 @@ impl Controller {
                             state.tp
                         );
                     }
-                    self.partitions.insert(state.tp.clone(), state.clone());
+                    self.partitions.insert(state.tp.clone(), (**state).clone());
                 }
                 Entry::BrokerFencing { broker, fenced: f } => {
                     fenced.insert(*broker, *f);
@@ -622,7 +622,7 @@ impl Controller {
             new.elr,
             new.partition_epoch
         ));
-        self.persist(ctx, Entry::PartitionChange(new.clone()));
+        self.persist(ctx, Entry::PartitionChange(Box::new(new.clone())));
         self.partitions.insert(tp.clone(), new);
         true
     }

@@ -381,7 +381,7 @@ impl Coordinator {
             self.tp
         );
         for record in records {
-            if let Some(payload) = &record.coordinator {
+            if let Some(payload) = record.coordinator() {
                 self.replay(now, payload);
             }
         }

@@ -168,7 +168,7 @@ impl ProducerStateTable {
         let mut i = 0;
         while i < records.len() {
             let first = &records[i];
-            let Some(stamp) = first.producer else {
+            let Some(stamp) = first.producer() else {
                 i += 1;
                 continue;
             };
@@ -176,7 +176,7 @@ impl ProducerStateTable {
             let mut run = 1;
             while run < batch_len
                 && records.get(i + run).is_some_and(|r| {
-                    r.producer == Some(stamp) && r.offset == first.offset + run as u64
+                    r.producer() == Some(stamp) && r.offset == first.offset + run as u64
                 })
             {
                 run += 1;
@@ -194,8 +194,9 @@ impl ProducerStateTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kafka::protocol::NewRecord;
+    use crate::kafka::protocol::{NewRecord, RecordExtra};
     use proptest::prelude::*;
+    use std::sync::Arc;
 
     const PID: u64 = 7;
 
@@ -214,9 +215,9 @@ mod tests {
         let check = table.check(b, count)?;
         if let BatchCheck::Append(stamp) = check {
             let base_offset = log.len() as u64;
+            let extra = Some(Arc::new(RecordExtra::Producer(stamp)));
             for i in 0..count {
-                let record =
-                    NewRecord { key: 0, value: i as u64, producer: Some(stamp), coordinator: None };
+                let record = NewRecord { key: 0, value: i as u64, extra: extra.clone() };
                 log.push(record.at(log.len() as u64, leader_epoch));
             }
             table.record(stamp, base_offset, leader_epoch);

@@ -46,17 +46,41 @@ pub struct Record {
     pub leader_epoch: u32,
     pub key: u32,
     pub value: u64,
-    /// The idempotent producer's batch header; `None` for other producers and the
-    /// coordinator's own records.
-    pub producer: Option<ProducerStamp>,
-    /// `__consumer_offsets` records: the group coordinator's state. `None` for data.
-    pub coordinator: Option<Arc<CoordinatorRecord>>,
+    /// What only some records carry, behind one shared pointer so that the plain record
+    /// stays small (logs hold millions of them): the idempotent producer's batch header,
+    /// or the group coordinator's state.
+    pub extra: Option<Arc<RecordExtra>>,
+}
+
+/// The rarer parts of a record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RecordExtra {
+    /// The idempotent producer's batch header, shared by the records of the batch.
+    Producer(ProducerStamp),
+    /// `__consumer_offsets` records: the group coordinator's state.
+    Coordinator(CoordinatorRecord),
 }
 
 impl Record {
     /// A data record (no producer stamp, no coordinator payload).
     pub fn data(offset: u64, leader_epoch: u32, key: u32, value: u64) -> Self {
-        Record { offset, leader_epoch, key, value, producer: None, coordinator: None }
+        Record { offset, leader_epoch, key, value, extra: None }
+    }
+
+    /// The idempotent producer's batch header, if any.
+    pub fn producer(&self) -> Option<ProducerStamp> {
+        match self.extra.as_deref() {
+            Some(RecordExtra::Producer(stamp)) => Some(*stamp),
+            _ => None,
+        }
+    }
+
+    /// The coordinator's payload of a `__consumer_offsets` record, if any.
+    pub fn coordinator(&self) -> Option<&CoordinatorRecord> {
+        match self.extra.as_deref() {
+            Some(RecordExtra::Coordinator(record)) => Some(record),
+            _ => None,
+        }
     }
 }
 
@@ -65,18 +89,22 @@ impl Record {
 pub struct NewRecord {
     pub key: u32,
     pub value: u64,
-    pub producer: Option<ProducerStamp>,
-    pub coordinator: Option<Arc<CoordinatorRecord>>,
+    pub extra: Option<Arc<RecordExtra>>,
 }
 
 impl NewRecord {
     pub fn data(key: u32, value: u64) -> Self {
-        NewRecord { key, value, producer: None, coordinator: None }
+        NewRecord { key, value, extra: None }
+    }
+
+    /// A coordinator record (key and value unused).
+    pub fn coordinator(record: CoordinatorRecord) -> Self {
+        NewRecord { key: 0, value: 0, extra: Some(Arc::new(RecordExtra::Coordinator(record))) }
     }
 
     pub fn at(self, offset: u64, leader_epoch: u32) -> Record {
-        let NewRecord { key, value, producer, coordinator } = self;
-        Record { offset, leader_epoch, key, value, producer, coordinator }
+        let NewRecord { key, value, extra } = self;
+        Record { offset, leader_epoch, key, value, extra }
     }
 }
 
@@ -587,7 +615,9 @@ pub enum Entry {
     /// A broker's `replication-offset-checkpoint`: every partition's HW.
     HighWatermarks(Vec<(TopicPartition, u64)>),
     /// A controller metadata-log record: the new state of one partition.
-    PartitionChange(PartitionState),
+    /// Boxed: disk entries are mostly log records, which this large, rare entry would
+    /// otherwise make three times bigger.
+    PartitionChange(Box<PartitionState>),
     /// A controller metadata-log record: a broker was fenced or unfenced (KRaft's
     /// `BrokerRegistrationChangeRecord`).
     BrokerFencing { broker: NodeId, fenced: bool },

@@ -13,7 +13,6 @@
 //! to it as to any topic).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crate::sim::disk::Disk;
 use crate::sim::node::NodeId;
@@ -57,8 +56,7 @@ impl CoordinatorLog for LeaderAppender<'_> {
         }
         let mut last_offset = None;
         for record in records {
-            let record =
-                NewRecord { key: 0, value: 0, producer: None, coordinator: Some(Arc::new(record)) };
+            let record = NewRecord::coordinator(record);
             let offset =
                 self.log.append_as_leader(self.disk, self.leader_epoch, record, self.now_ms);
             last_offset = Some(offset);
@@ -259,6 +257,7 @@ mod tests {
     use crate::kafka::protocol::{Assignor, CommittedOffset, MetadataImage, PartitionState};
     use crate::sim::node::{Context, Effects};
     use crate::sim::rng::SimRng;
+    use std::sync::Arc;
 
     const CONTROLLER: NodeId = NodeId(3);
     const CONSUMER: NodeId = NodeId(5);

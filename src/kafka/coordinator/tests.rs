@@ -24,8 +24,7 @@ impl CoordinatorLog for VecLog {
         }
         for record in records {
             let offset = self.records.len() as u64;
-            let new =
-                NewRecord { key: 0, value: 0, producer: None, coordinator: Some(Arc::new(record)) };
+            let new = NewRecord::coordinator(record);
             self.records.push(new.at(offset, self.leader_epoch));
         }
         Ok(self.records.len() as u64 - 1)
@@ -327,8 +326,7 @@ fn sync_completes_only_after_the_group_record_commits() {
     let assignments = vec![(m1, vec![tp(0)]), (m2, vec![tp(1)])];
     assert!(f.sync(1, 1, m1, assignments).is_empty(), "the leader waits for the record");
     assert_eq!(f.log.records.len(), 1);
-    let Some(CoordinatorRecord::GroupMetadata(meta)) = f.log.records[0].coordinator.as_deref()
-    else {
+    let Some(CoordinatorRecord::GroupMetadata(meta)) = f.log.records[0].coordinator() else {
         panic!("{:?}", f.log.records)
     };
     assert_eq!(meta.generation, 1);
@@ -418,8 +416,7 @@ fn leave_group_removes_the_member_and_rebalances() {
     assert!(matches!(&sends[..], [(_, Msg::LeaveGroupResponse { error: None, .. })]), "{sends:?}");
     assert_eq!(f.state(), GroupState::Empty);
     assert_eq!(f.metadata().generation, 4);
-    let Some(CoordinatorRecord::GroupMetadata(meta)) =
-        f.log.records.last().unwrap().coordinator.as_deref()
+    let Some(CoordinatorRecord::GroupMetadata(meta)) = f.log.records.last().unwrap().coordinator()
     else {
         panic!()
     };
