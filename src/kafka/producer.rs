@@ -521,6 +521,12 @@ impl Producer {
         if self.identity.is_some() && !self.sequence_ready(ctx, p) {
             return false;
         }
+        // Kafka's `guaranteeMessageOrder`: with one request in flight per connection the
+        // partition itself is muted while its batch is out, so that a batch sent to a new
+        // leader cannot overtake one still out to the old leader.
+        if self.config.spec.max_in_flight == 1 && !self.partitions[p].in_flight.is_empty() {
+            return false;
+        }
         let tp = self.partitions[p].tp.clone();
         let Some((leader, _)) = self.metadata.leader(&tp) else {
             self.refresh_metadata(ctx);
@@ -1023,6 +1029,36 @@ mod tests {
         assert_eq!(in_flight, 2);
         let waiting: usize = h.producer.partitions.iter().map(|q| q.queue.len()).sum();
         assert_eq!(waiting, 1, "the other batch still waits");
+    }
+
+    /// With `max.in.flight.requests.per.connection = 1` a partition waits for its batch in
+    /// flight even when its leader moved to another connection (Kafka mutes the partition).
+    #[test]
+    fn one_in_flight_mutes_the_partition_across_a_leader_change() {
+        let mut spec = spec(Acks::Leader, false);
+        spec.max_in_flight = 1;
+        let mut h = Harness::new(1, spec);
+        h.start(B1);
+        let first = requests(&h.produce(0, &[1])).remove(0);
+        assert_eq!(first.to, B1);
+        // The metadata now names B2 as the leader, while the first batch is still out.
+        let sends = h.step(|p, ctx| p.refresh_metadata(ctx));
+        let correlation_id = sends
+            .iter()
+            .find_map(|(_, m)| match m {
+                Msg::MetadataRequest { correlation_id, .. } => Some(*correlation_id),
+                _ => None,
+            })
+            .expect("a metadata request");
+        let tp = TopicPartition::new("events", 0);
+        let partitions = vec![PartitionMetadata { tp, leader: Some(B2), leader_epoch: 2 }];
+        h.step(|p, ctx| {
+            p.on_message(ctx, B1, Msg::MetadataResponse { correlation_id, partitions })
+        });
+        assert!(requests(&h.produce(0, &[2])).is_empty(), "the partition is muted");
+        let sent = requests(&h.answer(&first, Ok((0, 1))));
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].to, sent[0].values.clone()), (B2, vec![2]));
     }
 
     #[test]
