@@ -32,6 +32,8 @@
 
 mod groups;
 mod idempotence;
+#[cfg(test)]
+mod test_driver;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -1244,11 +1246,9 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
+    use super::test_driver::Driver;
     use super::*;
-    use crate::kafka::protocol::{Entry, Record};
-    use crate::sim::disk::Disk;
-    use crate::sim::node::Effects;
-    use crate::sim::rng::SimRng;
+    use crate::kafka::protocol::Record;
 
     const CONTROLLER: NodeId = NodeId(3);
     const PRODUCER: NodeId = NodeId(4);
@@ -1257,66 +1257,18 @@ mod tests {
         TopicPartition::new("events", 0)
     }
 
-    /// A broker with its own disk and a detached context to drive its handlers.
-    struct Harness {
-        broker: Broker,
-        disk: Disk<Entry>,
-        rng: SimRng,
-        effects: Effects<KafkaNode>,
-        timer_ids: u64,
-        now: Instant,
-        id: NodeId,
+    type Harness = Driver;
+
+    /// Broker `id` with Kafka's defaults.
+    fn harness(id: u32) -> Harness {
+        Driver::new(NodeId(id), BrokerConfig::defaults(CONTROLLER), "broker-test")
     }
 
-    impl Harness {
-        fn new(id: u32) -> Self {
-            Harness {
-                broker: Broker::new(BrokerConfig::defaults(CONTROLLER)),
-                disk: Disk::new(),
-                rng: SimRng::stream(1, "broker-test"),
-                effects: Effects::default(),
-                timer_ids: 0,
-                now: Instant::ZERO,
-                id: NodeId(id),
-            }
-        }
-
-        fn with<R>(&mut self, f: impl FnOnce(&mut Broker, &mut Ctx<'_>) -> R) -> R {
-            let mut ctx = Context::detached(
-                self.id,
-                self.now,
-                &mut self.rng,
-                &mut self.disk,
-                &mut self.effects,
-                &mut self.timer_ids,
-            );
-            f(&mut self.broker, &mut ctx)
-        }
-
-        fn start(&mut self) {
-            self.with(|b, ctx| b.on_start(ctx));
-        }
-
-        fn deliver(&mut self, from: NodeId, msg: Msg) {
-            self.with(|b, ctx| b.on_message(ctx, from, msg));
-        }
-
-        fn take_sends(&mut self) -> Vec<(NodeId, Msg)> {
-            let sends = self.effects.sends().to_vec();
-            self.effects.clear();
-            sends
-        }
-
-        fn register(&mut self, leader: u32, epoch: u32) {
-            let incarnation = self.broker.incarnation;
-            self.deliver(
-                CONTROLLER,
-                Msg::BrokerRegistrationResponse {
-                    incarnation,
-                    result: Ok(image(1, leader, epoch)),
-                },
-            );
-        }
+    /// The controller registers the broker with `events-0` led by `leader` in `epoch`.
+    fn register(h: &mut Harness, leader: u32, epoch: u32) {
+        let incarnation = h.broker.incarnation;
+        let result = Ok(image(1, leader, epoch));
+        h.handle(CONTROLLER, Msg::BrokerRegistrationResponse { incarnation, result });
     }
 
     fn image(version: u64, leader: u32, epoch: u32) -> MetadataImage {
@@ -1337,7 +1289,7 @@ mod tests {
 
     fn produce(h: &mut Harness, correlation_id: u64, acks: Acks, values: &[u64]) {
         let records = values.iter().map(|&v| (0, v)).collect();
-        h.deliver(
+        h.handle(
             PRODUCER,
             Msg::ProduceRequest { correlation_id, tp: tp(), acks, producer: None, records },
         );
@@ -1354,7 +1306,7 @@ mod tests {
     }
 
     fn follower_fetch(h: &mut Harness, follower: u32, epoch: u32, offset: u64) -> Msg {
-        h.deliver(
+        h.handle(
             NodeId(follower),
             Msg::Fetch {
                 correlation_id: 99,
@@ -1373,9 +1325,9 @@ mod tests {
 
     #[test]
     fn leader_acks_leader_at_once_and_all_after_every_replica() {
-        let mut h = Harness::new(0);
+        let mut h = harness(0);
         h.start();
-        h.register(0, 1);
+        register(&mut h, 0, 1);
         h.take_sends();
         produce(&mut h, 1, Acks::Leader, &[10, 11]);
         assert_eq!(produce_result(&h.take_sends()), vec![Ok((0, 1))]);
@@ -1384,7 +1336,7 @@ mod tests {
         follower_fetch(&mut h, 1, 1, 3);
         // b2 has not fetched yet: HW stays at 0.
         assert_eq!(h.broker.replica(&tp()).unwrap().log().high_watermark(), 0);
-        h.deliver(
+        h.handle(
             NodeId(2),
             Msg::Fetch {
                 correlation_id: 7,
@@ -1401,9 +1353,9 @@ mod tests {
 
     #[test]
     fn fetch_fencing_and_out_of_range() {
-        let mut h = Harness::new(0);
+        let mut h = harness(0);
         h.start();
-        h.register(0, 2);
+        register(&mut h, 0, 2);
         h.take_sends();
         produce(&mut h, 1, Acks::Leader, &[10]);
         h.take_sends();
@@ -1415,7 +1367,7 @@ mod tests {
         assert_eq!(error(follower_fetch(&mut h, 1, 3, 0)), Some(ErrorCode::UnknownLeaderEpoch));
         assert_eq!(error(follower_fetch(&mut h, 1, 2, 5)), Some(ErrorCode::OffsetOutOfRange));
         // Consumers see nothing above the HW.
-        h.deliver(
+        h.handle(
             NodeId(5),
             Msg::Fetch {
                 correlation_id: 3,
@@ -1436,12 +1388,12 @@ mod tests {
     fn follower_truncates_then_fetches() {
         // The broker led epoch 1 and wrote 3 records; then b1 became leader in epoch 2 with
         // only the first record of epoch 1.
-        let mut h = Harness::new(0);
+        let mut h = harness(0);
         h.start();
-        h.register(0, 1);
+        register(&mut h, 0, 1);
         produce(&mut h, 1, Acks::Leader, &[10, 11, 12]);
         h.take_sends();
-        h.deliver(CONTROLLER, Msg::UpdateMetadata { image: image(2, 1, 2) });
+        h.handle(CONTROLLER, Msg::UpdateMetadata { image: image(2, 1, 2) });
         let sends = h.take_sends();
         let (
             to,
@@ -1460,7 +1412,7 @@ mod tests {
             panic!("{sends:?}")
         };
         assert_eq!(to, NodeId(1));
-        h.deliver(
+        h.handle(
             NodeId(1),
             Msg::OffsetsForLeaderEpochResponse {
                 correlation_id,
@@ -1477,7 +1429,7 @@ mod tests {
             panic!("{sends:?}")
         };
         let records = vec![Record::data(1, 2, 0, 20)];
-        h.deliver(
+        h.handle(
             NodeId(1),
             Msg::FetchResponse {
                 correlation_id,
@@ -1496,7 +1448,7 @@ mod tests {
         let sends = h.take_sends();
         assert!(sends.iter().any(|(_, m)| matches!(m, Msg::Fetch { fetch_offset: 2, .. })));
         let stale = vec![Record::data(1, 2, 0, 20)];
-        h.deliver(
+        h.handle(
             NodeId(1),
             Msg::FetchResponse {
                 correlation_id,
@@ -1512,12 +1464,12 @@ mod tests {
 
     #[test]
     fn losing_leadership_fails_parked_produce_requests() {
-        let mut h = Harness::new(0);
+        let mut h = harness(0);
         h.start();
-        h.register(0, 1);
+        register(&mut h, 0, 1);
         produce(&mut h, 1, Acks::All, &[10]);
         h.take_sends();
-        h.deliver(CONTROLLER, Msg::UpdateMetadata { image: image(2, 1, 2) });
+        h.handle(CONTROLLER, Msg::UpdateMetadata { image: image(2, 1, 2) });
         assert_eq!(produce_result(&h.take_sends()), vec![Err(ErrorCode::NotLeaderOrFollower)]);
         produce(&mut h, 2, Acks::Leader, &[11]);
         assert_eq!(produce_result(&h.take_sends()), vec![Err(ErrorCode::NotLeaderOrFollower)]);
@@ -1525,9 +1477,9 @@ mod tests {
 
     #[test]
     fn restart_reloads_log_and_waits_for_registration() {
-        let mut h = Harness::new(0);
+        let mut h = harness(0);
         h.start();
-        h.register(0, 1);
+        register(&mut h, 0, 1);
         produce(&mut h, 1, Acks::Leader, &[10, 11]);
         // A process crash: memory gone, page cache kept.
         h.broker = Broker::new(BrokerConfig::defaults(CONTROLLER));
@@ -1537,7 +1489,7 @@ mod tests {
         assert_eq!(replica.log().log_end_offset(), 2);
         assert!(!replica.is_leader());
         // A stale push of the old state is not acted on before registration.
-        h.deliver(CONTROLLER, Msg::UpdateMetadata { image: image(1, 0, 1) });
+        h.handle(CONTROLLER, Msg::UpdateMetadata { image: image(1, 0, 1) });
         assert!(!h.broker.replica(&tp()).unwrap().is_leader());
         produce(&mut h, 2, Acks::Leader, &[12]);
         assert_eq!(produce_result(&h.take_sends()), vec![Err(ErrorCode::NotLeaderOrFollower)]);

@@ -251,72 +251,38 @@ impl Broker {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_driver::Driver;
     use super::*;
     use crate::kafka::broker::BrokerConfig;
-    use crate::kafka::node::KafkaNode;
     use crate::kafka::protocol::{Assignor, CommittedOffset, MetadataImage, PartitionState};
-    use crate::sim::node::{Context, Effects};
-    use crate::sim::rng::SimRng;
     use std::sync::Arc;
 
     const CONTROLLER: NodeId = NodeId(3);
     const CONSUMER: NodeId = NodeId(5);
 
-    /// Broker 0 with its disk, driven through `on_message` like the broker tests.
-    struct Harness {
-        broker: Broker,
-        disk: Disk<Entry>,
-        rng: SimRng,
-        effects: Effects<KafkaNode>,
-        timer_ids: u64,
+    type Harness = Driver;
+
+    /// Broker 0 with one `__consumer_offsets` partition and no initial rebalance delay.
+    fn harness() -> Harness {
+        let mut config = BrokerConfig::defaults(CONTROLLER);
+        config.broker.offsets_topic_num_partitions = 1;
+        config.broker.group_initial_rebalance_delay_ms = 0;
+        Driver::new(NodeId(0), config, "groups-test")
     }
 
-    impl Harness {
-        fn new() -> Self {
-            let mut config = BrokerConfig::defaults(CONTROLLER);
-            config.broker.offsets_topic_num_partitions = 1;
-            config.broker.group_initial_rebalance_delay_ms = 0;
-            Harness {
-                broker: Broker::new(config),
-                disk: Disk::new(),
-                rng: SimRng::stream(1, "groups-test"),
-                effects: Effects::default(),
-                timer_ids: 0,
-            }
-        }
-
-        fn with(&mut self, f: impl FnOnce(&mut Broker, &mut Ctx<'_>)) {
-            let mut ctx = Context::detached(
-                NodeId(0),
-                Instant::ZERO,
-                &mut self.rng,
-                &mut self.disk,
-                &mut self.effects,
-                &mut self.timer_ids,
-            );
-            f(&mut self.broker, &mut ctx);
-        }
-
-        fn deliver(&mut self, from: NodeId, msg: Msg) -> Vec<(NodeId, Msg)> {
-            self.with(|b, ctx| b.on_message(ctx, from, msg));
-            let sends = self.effects.sends().to_vec();
-            self.effects.clear();
-            sends
-        }
-
-        /// Replica 1 fetches `__consumer_offsets-0` at `offset`, moving the leader's HW.
-        fn follower_fetch(&mut self, epoch: u32, offset: u64) -> Vec<(NodeId, Msg)> {
-            let fetch = Msg::Fetch {
-                correlation_id: 77,
-                tp: offsets_tp(),
-                replica_id: Some(NodeId(1)),
-                current_leader_epoch: epoch,
-                fetch_offset: offset,
-            };
-            let mut sends = self.deliver(NodeId(1), fetch);
-            sends.retain(|(to, _)| *to == CONSUMER);
-            sends
-        }
+    /// Replica 1 fetches `__consumer_offsets-0` at `offset`, moving the leader's HW; returns
+    /// what the broker sent to the consumer.
+    fn follower_fetch(h: &mut Harness, epoch: u32, offset: u64) -> Vec<(NodeId, Msg)> {
+        let fetch = Msg::Fetch {
+            correlation_id: 77,
+            tp: offsets_tp(),
+            replica_id: Some(NodeId(1)),
+            current_leader_epoch: epoch,
+            fetch_offset: offset,
+        };
+        let mut sends = h.deliver(NodeId(1), fetch);
+        sends.retain(|(to, _)| *to == CONSUMER);
+        sends
     }
 
     fn offsets_tp() -> TopicPartition {
@@ -357,7 +323,7 @@ mod tests {
 
     #[test]
     fn find_join_sync_commit_through_the_broker() {
-        let mut h = Harness::new();
+        let mut h = harness();
         h.with(|b, ctx| b.on_start(ctx));
         let incarnation = h.broker.incarnation;
         let registered =
@@ -390,8 +356,8 @@ mod tests {
             assignments,
         };
         assert!(h.deliver(CONSUMER, sync).is_empty(), "waits for the group record");
-        assert!(h.follower_fetch(1, 0).is_empty(), "the follower has not got the record");
-        let sends = h.follower_fetch(1, 1);
+        assert!(follower_fetch(&mut h, 1, 0).is_empty(), "the follower has not got the record");
+        let sends = follower_fetch(&mut h, 1, 1);
         assert!(
             matches!(&sends[..], [(CONSUMER, Msg::SyncGroupResponse { result: Ok(_), .. })]),
             "{sends:?}"
@@ -408,7 +374,7 @@ mod tests {
         assert!(h.deliver(CONSUMER, commit.clone()).is_empty(), "waits for the HW");
         let log = h.broker.replica(&offsets_tp()).unwrap().log();
         assert_eq!((log.log_end_offset(), log.high_watermark()), (2, 1));
-        let sends = h.follower_fetch(1, 2);
+        let sends = follower_fetch(&mut h, 1, 2);
         assert!(
             matches!(&sends[..], [(CONSUMER, Msg::OffsetCommitResponse { result: Ok(()), .. })]),
             "{sends:?}"
@@ -454,7 +420,7 @@ mod tests {
 
     #[test]
     fn a_new_leader_loads_only_once_its_log_is_committed() {
-        let mut h = Harness::new();
+        let mut h = harness();
         h.with(|b, ctx| b.on_start(ctx));
         let incarnation = h.broker.incarnation;
         let registered =
@@ -493,7 +459,7 @@ mod tests {
             ),
             "{sends:?}"
         );
-        h.follower_fetch(3, 1);
+        follower_fetch(&mut h, 3, 1);
         let coordinator = h.broker.group_coordinator(0).expect("leader");
         assert!(coordinator.is_loaded());
         assert_eq!(coordinator.describe("readers").map(|g| g.generation), Some(1));

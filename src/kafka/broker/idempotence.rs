@@ -138,13 +138,10 @@ impl Broker {
 #[cfg(test)]
 mod tests {
     use super::super::BrokerConfig;
+    use super::super::test_driver::Driver;
     use super::*;
-    use crate::kafka::node::KafkaNode;
-    use crate::kafka::protocol::{Entry, MetadataImage, PartitionState};
+    use crate::kafka::protocol::{MetadataImage, PartitionState};
     use crate::scenario::Acks;
-    use crate::sim::disk::Disk;
-    use crate::sim::node::{Context, Effects};
-    use crate::sim::rng::SimRng;
 
     const CONTROLLER: NodeId = NodeId(3);
     const PRODUCER: NodeId = NodeId(4);
@@ -155,59 +152,39 @@ mod tests {
         TopicPartition::new("events", 0)
     }
 
-    /// One broker driven through detached contexts.
+    /// One broker, registered as a replica of `events-0` led by A in epoch 1.
     struct Harness {
-        broker: Broker,
-        disk: Disk<Entry>,
-        rng: SimRng,
-        effects: Effects<KafkaNode>,
-        timer_ids: u64,
-        id: NodeId,
+        driver: Driver,
         /// What the broker sent when its registration was answered.
         registered: Vec<(NodeId, Msg)>,
+    }
+
+    impl std::ops::Deref for Harness {
+        type Target = Driver;
+        fn deref(&self) -> &Driver {
+            &self.driver
+        }
+    }
+
+    impl std::ops::DerefMut for Harness {
+        fn deref_mut(&mut self) -> &mut Driver {
+            &mut self.driver
+        }
     }
 
     impl Harness {
         fn new(id: NodeId, producer_state_rebuild: bool) -> Self {
             let mut config = BrokerConfig::defaults(CONTROLLER);
             config.protocol.producer_state_rebuild = producer_state_rebuild;
-            let mut h = Harness {
-                broker: Broker::new(config),
-                disk: Disk::new(),
-                rng: SimRng::stream(u64::from(id.0), "idempotence-test"),
-                effects: Effects::default(),
-                timer_ids: 0,
-                id,
-                registered: Vec::new(),
-            };
-            h.deliver_with(|b, ctx| b.on_start(ctx));
+            let driver = Driver::new(id, config, "idempotence-test");
+            let mut h = Harness { driver, registered: Vec::new() };
+            h.with(|b, ctx| b.on_start(ctx));
+            h.take_sends();
             let incarnation = h.broker.incarnation;
             let result = Ok(image(1, A, 1));
             h.registered =
                 h.deliver(CONTROLLER, Msg::BrokerRegistrationResponse { incarnation, result });
             h
-        }
-
-        /// Runs a handler; returns what the broker sent.
-        fn deliver_with(
-            &mut self,
-            f: impl FnOnce(&mut Broker, &mut Ctx<'_>),
-        ) -> Vec<(NodeId, Msg)> {
-            self.effects.clear();
-            let mut ctx = Context::detached(
-                self.id,
-                Instant::ZERO,
-                &mut self.rng,
-                &mut self.disk,
-                &mut self.effects,
-                &mut self.timer_ids,
-            );
-            f(&mut self.broker, &mut ctx);
-            self.effects.sends().to_vec()
-        }
-
-        fn deliver(&mut self, from: NodeId, msg: Msg) -> Vec<(NodeId, Msg)> {
-            self.deliver_with(|b, ctx| b.on_message(ctx, from, msg))
         }
 
         fn produce(&mut self, correlation_id: u64, batch: ProducerBatch, values: &[u64]) -> Msg {
