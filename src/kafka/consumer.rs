@@ -454,14 +454,7 @@ impl Consumer {
             let mut span: Option<Span> = None;
             while taken < max {
                 let Some((record, broker)) = p.buffer.pop_front() else { break };
-                ctx.observe(KafkaObs::Read {
-                    tp: p.tp.clone(),
-                    key: record.key,
-                    value: record.value,
-                    offset: record.offset,
-                    leader_epoch: record.leader_epoch,
-                    broker,
-                });
+                ctx.observe(KafkaObs::read(&p.tp, &record, broker));
                 p.consume(&record);
                 taken += 1;
                 match &mut span {

@@ -717,6 +717,20 @@ pub enum KafkaObs {
     },
 }
 
+impl KafkaObs {
+    /// A poll returned `record` of `tp`, served by `broker`.
+    pub fn read(tp: &TopicPartition, record: &Record, broker: NodeId) -> Self {
+        KafkaObs::Read {
+            tp: tp.clone(),
+            key: record.key,
+            value: record.value,
+            offset: record.offset,
+            leader_epoch: record.leader_epoch,
+            broker,
+        }
+    }
+}
+
 /// Why a consumer's position moved other than by reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResetReason {

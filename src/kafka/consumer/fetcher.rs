@@ -279,14 +279,7 @@ impl Consumer {
     fn read_at_once(&mut self, ctx: &mut Ctx<'_>, i: usize, from: NodeId, records: Vec<Record>) {
         let p = &mut self.partitions[i];
         for record in records {
-            ctx.observe(KafkaObs::Read {
-                tp: p.tp.clone(),
-                key: record.key,
-                value: record.value,
-                offset: record.offset,
-                leader_epoch: record.leader_epoch,
-                broker: from,
-            });
+            ctx.observe(KafkaObs::read(&p.tp, &record, from));
             p.position = Some(record.offset + 1);
         }
     }
