@@ -7,6 +7,8 @@ use kafsim::runner;
 use kafsim::scenario;
 
 const QUICKSTART: &str = "scenarios/quickstart.toml";
+/// Groups, a coordinator, idempotent producers, and a nemesis that also hits consumers.
+const GROUPS_SOAK: &str = "scenarios/groups-soak.toml";
 
 fn load(path: &str) -> kafsim::scenario::Scenario {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -52,12 +54,14 @@ fn different_seeds_give_different_hashes() {
 
 #[test]
 fn same_seed_same_hash_across_processes() {
-    let first = hashes_from_binary(&["run", QUICKSTART, "--seed", "5", "--json"]);
-    let second = hashes_from_binary(&["run", QUICKSTART, "--seed", "5", "--json"]);
-    assert_eq!(first.len(), 1);
-    assert_eq!(first, second);
-    let in_process = runner::run_seed(&load(QUICKSTART), 5).trace_hash;
-    assert_eq!(first[0].1, format!("{in_process:016x}"));
+    for scenario in [QUICKSTART, GROUPS_SOAK] {
+        let first = hashes_from_binary(&["run", scenario, "--seed", "5", "--json"]);
+        let second = hashes_from_binary(&["run", scenario, "--seed", "5", "--json"]);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first, second, "{scenario}");
+        let in_process = runner::run_seed(&load(scenario), 5).trace_hash;
+        assert_eq!(first[0].1, format!("{in_process:016x}"), "{scenario}");
+    }
 }
 
 #[test]
@@ -79,6 +83,8 @@ fn sweep_hashes_do_not_depend_on_jobs_or_shards() {
 
 #[test]
 fn check_determinism_agrees_with_itself() {
-    let report = runner::check_determinism(&load(QUICKSTART), 3).expect("deterministic");
-    assert_eq!(report.trace_hash, runner::run_seed(&load(QUICKSTART), 3).trace_hash);
+    for scenario in [QUICKSTART, GROUPS_SOAK] {
+        let report = runner::check_determinism(&load(scenario), 3).expect("deterministic");
+        assert_eq!(report.trace_hash, runner::run_seed(&load(scenario), 3).trace_hash);
+    }
 }
