@@ -149,3 +149,26 @@ fn sweep_json_prints_each_seed_then_a_summary() {
     assert_eq!(lines[3]["seeds"], 3);
     assert_eq!(lines[3]["failed_seeds"], serde_json::json!([]));
 }
+
+/// `run --trace FILE` writes one line per event, naming nodes, with the nodes' notes, and
+/// the run is the one `run` alone gives.
+#[test]
+fn trace_file_lists_every_event() {
+    let file = std::env::temp_dir().join(format!("kafsim-trace-{}.txt", std::process::id()));
+    let path = file.to_str().expect("utf-8 temp path");
+    let scenario = "scenarios/clients/zombie-member.toml";
+    let traced = kafsim(&["run", scenario, "--json", "--trace", path]);
+    assert_eq!(traced.status.code(), Some(0), "{}", stderr(&traced));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&traced)).expect("json");
+    let text = std::fs::read_to_string(&file).expect("trace written");
+    std::fs::remove_file(&file).expect("trace removed");
+    assert_eq!(text.lines().count() as u64, report["events"].as_u64().expect("events"));
+    assert!(
+        text.lines().any(|l| l.contains("c1 Annotation: fenced: UNKNOWN_MEMBER_ID")),
+        "{}",
+        &text[..200]
+    );
+    let plain: serde_json::Value =
+        serde_json::from_str(&stdout(&kafsim(&["run", scenario, "--json"]))).expect("json");
+    assert_eq!(report["trace_hash"], plain["trace_hash"]);
+}
