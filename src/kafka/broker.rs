@@ -1266,9 +1266,7 @@ mod tests {
 
     /// The controller registers the broker with `events-0` led by `leader` in `epoch`.
     fn register(h: &mut Harness, leader: u32, epoch: u32) {
-        let incarnation = h.broker.incarnation;
-        let result = Ok(image(1, leader, epoch));
-        h.handle(CONTROLLER, Msg::BrokerRegistrationResponse { incarnation, result });
+        h.register(CONTROLLER, image(1, leader, epoch));
     }
 
     fn image(version: u64, leader: u32, epoch: u32) -> MetadataImage {
@@ -1483,7 +1481,7 @@ mod tests {
         produce(&mut h, 1, Acks::Leader, &[10, 11]);
         // A process crash: memory gone, page cache kept.
         h.broker = Broker::new(BrokerConfig::defaults(CONTROLLER));
-        h.effects.clear();
+        h.node.effects.clear();
         h.start();
         let replica = h.broker.replica(&tp()).unwrap();
         assert_eq!(replica.log().log_end_offset(), 2);

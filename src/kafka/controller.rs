@@ -638,19 +638,14 @@ impl Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::disk::Disk;
-    use crate::sim::node::Effects;
+    use crate::sim::node::Detached;
     use crate::sim::rng::SimRng;
 
     const B: [NodeId; 3] = [NodeId(0), NodeId(1), NodeId(2)];
 
     struct Harness {
         controller: Controller,
-        disk: Disk<Entry>,
-        rng: SimRng,
-        effects: Effects<KafkaNode>,
-        timer_ids: u64,
-        now: Instant,
+        node: Detached<KafkaNode>,
     }
 
     fn config() -> ControllerConfig {
@@ -667,32 +662,21 @@ mod tests {
         fn new() -> Self {
             Harness {
                 controller: Controller::new(config()),
-                disk: Disk::new(),
-                rng: SimRng::stream(1, "controller-test"),
-                effects: Effects::default(),
-                timer_ids: 0,
-                now: Instant::ZERO,
+                node: Detached::new(NodeId(3), SimRng::stream(1, "controller-test")),
             }
         }
 
         fn with(&mut self, f: impl FnOnce(&mut Controller, &mut Ctx<'_>)) {
-            let mut ctx = Context::detached(
-                NodeId(3),
-                self.now,
-                &mut self.rng,
-                &mut self.disk,
-                &mut self.effects,
-                &mut self.timer_ids,
-            );
+            let mut ctx = self.node.context();
             f(&mut self.controller, &mut ctx);
         }
 
         fn at_ms(&mut self, ms: u64) {
-            self.now = Instant::ZERO + Duration::from_millis(ms);
+            self.node.now = Instant::ZERO + Duration::from_millis(ms);
         }
 
         fn register(&mut self, broker: NodeId, incarnation: u64) -> Msg {
-            self.effects.clear();
+            self.node.effects.clear();
             self.with(|c, ctx| {
                 c.on_message(
                     ctx,
@@ -700,7 +684,7 @@ mod tests {
                     Msg::BrokerRegistration { incarnation, previous_clean_shutdown: true },
                 )
             });
-            let sends = self.effects.sends().to_vec();
+            let sends = self.node.effects.sends().to_vec();
             sends
                 .into_iter()
                 .find(|(to, m)| {
@@ -786,10 +770,10 @@ mod tests {
             h.register(b, 10 + i as u64);
         }
         h.at_ms(2_000);
-        h.effects.clear();
+        h.node.effects.clear();
         let msg = Msg::BrokerRegistration { incarnation: 20, previous_clean_shutdown: false };
         h.with(|c, ctx| c.on_message(ctx, B[0], msg));
-        let accepted = h.effects.sends().iter().any(|(to, m)| {
+        let accepted = h.node.effects.sends().iter().any(|(to, m)| {
             *to == B[0] && matches!(m, Msg::BrokerRegistrationResponse { result: Ok(_), .. })
         });
         assert!(accepted, "registered at once");
@@ -801,10 +785,10 @@ mod tests {
         // b0 led t-0: leadership moved to b1 in a new epoch.
         assert_eq!(h.leader(0), (Some(B[1]), 2));
         // A clean previous shutdown keeps Kafka's rule: wait for the old session.
-        h.effects.clear();
+        h.node.effects.clear();
         let msg = Msg::BrokerRegistration { incarnation: 21, previous_clean_shutdown: true };
         h.with(|c, ctx| c.on_message(ctx, B[1], msg));
-        let refused = h.effects.sends().iter().any(|(to, m)| {
+        let refused = h.node.effects.sends().iter().any(|(to, m)| {
             *to == B[1]
                 && matches!(
                     m,
@@ -825,7 +809,7 @@ mod tests {
             h.register(b, 10 + i as u64);
         }
         let before = h.controller.image();
-        h.disk.crash(true);
+        h.node.disk.crash(true);
         h.controller = Controller::new(config());
         h.at_ms(5_000);
         h.with(|c, ctx| c.on_start(ctx));
@@ -841,7 +825,7 @@ mod tests {
     }
 
     fn alter(h: &mut Harness, from: NodeId, epochs: (u32, u32), isr: &[NodeId]) -> Msg {
-        h.effects.clear();
+        h.node.effects.clear();
         let msg = Msg::AlterPartition {
             incarnation: 10 + from.0 as u64,
             tp: TopicPartition::new("t", 0),
@@ -850,7 +834,7 @@ mod tests {
             new_isr: isr.to_vec(),
         };
         h.with(|c, ctx| c.on_message(ctx, from, msg));
-        let sends = h.effects.sends().to_vec();
+        let sends = h.node.effects.sends().to_vec();
         sends
             .into_iter()
             .find(|(to, m)| *to == from && matches!(m, Msg::AlterPartitionResponse { .. }))
@@ -887,7 +871,7 @@ mod tests {
         assert_eq!(alter_result(alter(&mut h, B[0], (1, 2), &B)), Ok((B.to_vec(), 3)));
         let state = h.controller.partition(&TopicPartition::new("t", 0)).unwrap();
         assert_eq!((state.leader, state.leader_epoch, state.partition_epoch), (Some(B[0]), 1, 3));
-        assert_eq!(h.disk.unflushed_len(METADATA_LOG), 0, "every change is fsynced");
+        assert_eq!(h.node.disk.unflushed_len(METADATA_LOG), 0, "every change is fsynced");
     }
 
     fn allocate(
@@ -895,9 +879,9 @@ mod tests {
         broker: NodeId,
         incarnation: u64,
     ) -> Result<(u64, u64), ErrorCode> {
-        h.effects.clear();
+        h.node.effects.clear();
         h.with(|c, ctx| c.on_message(ctx, broker, Msg::AllocateProducerIds { incarnation }));
-        let sends = h.effects.sends().to_vec();
+        let sends = h.node.effects.sends().to_vec();
         sends
             .into_iter()
             .find_map(|(to, m)| match m {
@@ -916,11 +900,11 @@ mod tests {
         }
         let mut blocks =
             vec![allocate(&mut h, B[0], 10).unwrap(), allocate(&mut h, B[1], 11).unwrap()];
-        assert_eq!(h.disk.unflushed_len(METADATA_LOG), 0, "logged before answered");
+        assert_eq!(h.node.disk.unflushed_len(METADATA_LOG), 0, "logged before answered");
         // Not from the registered incarnation: refused, nothing handed out.
         assert_eq!(allocate(&mut h, B[2], 99), Err(ErrorCode::StaleBrokerEpoch));
         // A power loss keeps only what was fsynced; the new controller goes on after it.
-        h.disk.crash(true);
+        h.node.disk.crash(true);
         h.controller = Controller::new(config());
         h.at_ms(1_000);
         h.with(|c, ctx| c.on_start(ctx));

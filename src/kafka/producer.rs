@@ -823,8 +823,7 @@ impl Producer {
 mod tests {
     use super::*;
     use crate::kafka::protocol::PartitionMetadata;
-    use crate::sim::disk::Disk;
-    use crate::sim::node::Effects;
+    use crate::sim::node::Detached;
     use crate::sim::rng::SimRng;
 
     const B1: NodeId = NodeId(0);
@@ -835,11 +834,7 @@ mod tests {
 
     struct Harness {
         producer: Producer,
-        disk: Disk<Entry>,
-        rng: SimRng,
-        effects: Effects<KafkaNode>,
-        timer_ids: u64,
-        now: Instant,
+        node: Detached<KafkaNode>,
         /// Everything observed so far.
         history: Vec<KafkaObs>,
     }
@@ -857,37 +852,26 @@ mod tests {
             let config = ProducerConfig { index: 0, partitions, brokers: vec![B1, B2, B3], spec };
             Harness {
                 producer: Producer::new(config),
-                disk: Disk::new(),
-                rng: SimRng::stream(1, "producer-test"),
-                effects: Effects::default(),
-                timer_ids: 0,
-                now: Instant::ZERO,
+                node: Detached::new(NodeId(9), SimRng::stream(1, "producer-test")),
                 history: Vec::new(),
             }
         }
 
         fn at_ms(&mut self, ms: u64) {
-            self.now = Instant::ZERO + Duration::from_millis(ms);
+            self.node.now = Instant::ZERO + Duration::from_millis(ms);
         }
 
-        /// Runs a handler; returns what it sent (timers stay in `self.effects`).
+        /// Runs a handler; returns what it sent (timers stay in `self.node.effects`).
         fn step(&mut self, f: impl FnOnce(&mut Producer, &mut Ctx<'_>)) -> Sends {
-            self.effects.clear();
-            let mut ctx = Context::detached(
-                NodeId(9),
-                self.now,
-                &mut self.rng,
-                &mut self.disk,
-                &mut self.effects,
-                &mut self.timer_ids,
-            );
+            self.node.effects.clear();
+            let mut ctx = self.node.context();
             f(&mut self.producer, &mut ctx);
-            self.history.extend(self.effects.observations().iter().cloned());
-            self.effects.sends().to_vec()
+            self.history.extend(self.node.effects.observations().iter().cloned());
+            self.node.effects.sends().to_vec()
         }
 
         fn timers(&self) -> Vec<Timer> {
-            self.effects.timers_set().iter().map(|(_, _, t)| t.clone()).collect()
+            self.node.effects.timers_set().iter().map(|(_, _, t)| t.clone()).collect()
         }
 
         /// Starts the producer and names `leader` the leader of every partition.

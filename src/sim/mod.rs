@@ -27,7 +27,7 @@ pub mod world;
 pub use disk::{Disk, FileId, FileRef};
 pub use fault::{Fault, FaultKind};
 pub use net::NetConfig;
-pub use node::{Context, Effects, Node, NodeId, TimerId};
+pub use node::{Context, Detached, Effects, Node, NodeId, TimerId};
 pub use rng::SimRng;
 pub use time::{Duration, Instant};
 pub use trace::{StableHasher, Trace};

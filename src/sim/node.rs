@@ -78,20 +78,46 @@ pub struct Context<'a, N: Node + ?Sized> {
     pub(crate) next_timer_id: &'a mut u64,
 }
 
-impl<'a, N: Node + ?Sized> Context<'a, N> {
-    /// Builds a context outside the kernel, for unit tests of a node's handlers.
-    pub fn detached(
-        id: NodeId,
-        now_local: Instant,
-        rng: &'a mut SimRng,
-        disk: &'a mut Disk<N::Entry>,
-        effects: &'a mut Effects<N>,
-        next_timer_id: &'a mut u64,
-    ) -> Self {
-        disk.set_now(now_local);
-        Context { id, now_local, rng, disk, effects, next_timer_id }
+/// A node's surroundings outside the kernel, for unit tests of its handlers: its id,
+/// clock, random stream and disk, and the effects its handlers push (which the test reads
+/// and clears; nothing applies them).
+pub struct Detached<N: Node + ?Sized> {
+    pub id: NodeId,
+    /// The node's clock; tests move it.
+    pub now: Instant,
+    pub rng: SimRng,
+    pub disk: Disk<N::Entry>,
+    pub effects: Effects<N>,
+    next_timer_id: u64,
+}
+
+impl<N: Node + ?Sized> Detached<N> {
+    pub fn new(id: NodeId, rng: SimRng) -> Self {
+        Detached {
+            id,
+            now: Instant::ZERO,
+            rng,
+            disk: Disk::new(),
+            effects: Effects::default(),
+            next_timer_id: 0,
+        }
     }
 
+    /// A context for one handler call at `now`.
+    pub fn context(&mut self) -> Context<'_, N> {
+        self.disk.set_now(self.now);
+        Context {
+            id: self.id,
+            now_local: self.now,
+            rng: &mut self.rng,
+            disk: &mut self.disk,
+            effects: &mut self.effects,
+            next_timer_id: &mut self.next_timer_id,
+        }
+    }
+}
+
+impl<'a, N: Node + ?Sized> Context<'a, N> {
     pub fn id(&self) -> NodeId {
         self.id
     }

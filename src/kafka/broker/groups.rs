@@ -324,11 +324,9 @@ mod tests {
     #[test]
     fn find_join_sync_commit_through_the_broker() {
         let mut h = harness();
-        h.with(|b, ctx| b.on_start(ctx));
-        let incarnation = h.broker.incarnation;
-        let registered =
-            Msg::BrokerRegistrationResponse { incarnation, result: Ok(image(1, 0, 1)) };
-        h.deliver(CONTROLLER, registered);
+        h.start();
+        h.register(CONTROLLER, image(1, 0, 1));
+        h.take_sends();
         assert!(h.broker.group_coordinator(0).is_some_and(Coordinator::is_loaded), "empty log");
 
         let find = Msg::FindCoordinator { correlation_id: 1, group: group() };
@@ -421,11 +419,9 @@ mod tests {
     #[test]
     fn a_new_leader_loads_only_once_its_log_is_committed() {
         let mut h = harness();
-        h.with(|b, ctx| b.on_start(ctx));
-        let incarnation = h.broker.incarnation;
-        let registered =
-            Msg::BrokerRegistrationResponse { incarnation, result: Ok(image(1, 0, 1)) };
-        h.deliver(CONTROLLER, registered);
+        h.start();
+        h.register(CONTROLLER, image(1, 0, 1));
+        h.take_sends();
         let sends = h.deliver(CONSUMER, join());
         let [(_, Msg::JoinGroupResponse { result: Ok(joined), .. })] = &sends[..] else {
             panic!("{sends:?}")

@@ -178,12 +178,10 @@ mod tests {
             config.protocol.producer_state_rebuild = producer_state_rebuild;
             let driver = Driver::new(id, config, "idempotence-test");
             let mut h = Harness { driver, registered: Vec::new() };
-            h.with(|b, ctx| b.on_start(ctx));
+            h.start();
             h.take_sends();
-            let incarnation = h.broker.incarnation;
-            let result = Ok(image(1, A, 1));
-            h.registered =
-                h.deliver(CONTROLLER, Msg::BrokerRegistrationResponse { incarnation, result });
+            h.register(CONTROLLER, image(1, A, 1));
+            h.registered = h.take_sends();
             h
         }
 

@@ -12,8 +12,8 @@ use crate::kafka::protocol::{
     Record, ResetReason, RevokeReason,
 };
 use crate::scenario::AutoOffsetReset;
-use crate::sim::node::Effects;
-use crate::sim::{Disk, Instant, SimRng};
+use crate::sim::node::Detached;
+use crate::sim::{Instant, SimRng};
 
 const B1: NodeId = NodeId(0);
 const B2: NodeId = NodeId(1);
@@ -28,11 +28,7 @@ type Timers = Vec<(Duration, Timer)>;
 
 struct Harness {
     consumer: Consumer,
-    disk: Disk<Entry>,
-    rng: SimRng,
-    effects: Effects<KafkaNode>,
-    timer_ids: u64,
-    now: Instant,
+    node: Detached<KafkaNode>,
     /// Every observation so far.
     observed: Vec<KafkaObs>,
     annotations: Vec<String>,
@@ -61,11 +57,7 @@ impl Harness {
         };
         Harness {
             consumer: Consumer::new(config),
-            disk: Disk::new(),
-            rng: SimRng::stream(1, "consumer-test"),
-            effects: Effects::default(),
-            timer_ids: 0,
-            now: Instant::ZERO,
+            node: Detached::new(NodeId(9), SimRng::stream(1, "consumer-test")),
             observed: Vec::new(),
             annotations: Vec::new(),
         }
@@ -73,20 +65,14 @@ impl Harness {
 
     /// Runs a handler; returns what it sent and the timers it set.
     fn step(&mut self, f: impl FnOnce(&mut Consumer, &mut Ctx<'_>)) -> (Sends, Timers) {
-        self.effects.clear();
-        let mut ctx = Context::detached(
-            NodeId(9),
-            self.now,
-            &mut self.rng,
-            &mut self.disk,
-            &mut self.effects,
-            &mut self.timer_ids,
-        );
+        self.node.effects.clear();
+        let mut ctx = self.node.context();
         f(&mut self.consumer, &mut ctx);
-        self.observed.extend(self.effects.observations().iter().cloned());
-        self.annotations.extend(self.effects.annotations.iter().cloned());
-        let sends = self.effects.sends().to_vec();
-        let timers = self.effects.timers_set().iter().map(|(_, d, t)| (*d, t.clone())).collect();
+        self.observed.extend(self.node.effects.observations().iter().cloned());
+        self.annotations.extend(self.node.effects.annotations.iter().cloned());
+        let sends = self.node.effects.sends().to_vec();
+        let timers =
+            self.node.effects.timers_set().iter().map(|(_, d, t)| (*d, t.clone())).collect();
         (sends, timers)
     }
 
@@ -522,7 +508,7 @@ fn rebalance_in_progress_commits_then_rejoins() {
     let (mut h, fetch_cid) = member_at_zero(CommitMode::Auto);
     let (_, timers) = read_three(&mut h, fetch_cid);
     assert!(has_timer(&timers, &Timer::ProcessingDone));
-    h.now = Instant::from_nanos(3_000_000_000);
+    h.node.now = Instant::from_nanos(3_000_000_000);
     let (sends, _) = h.timer(Timer::GroupHeartbeat);
     let hb = heartbeat(&sends).expect("heartbeats while processing");
     let (sends, _) = h.msg(
@@ -564,7 +550,7 @@ fn a_fenced_member_revokes_without_committing() {
         let (mut h, fetch_cid) = member_at_zero(CommitMode::Auto);
         read_three(&mut h, fetch_cid);
         h.timer(Timer::ProcessingDone);
-        h.now = Instant::from_nanos(6_000_000_000);
+        h.node.now = Instant::from_nanos(6_000_000_000);
         // The auto-commit interval passed too: still, a fenced member does not commit.
         h.consumer.auto_commit_due = true;
         let hb = heartbeat(&h.timer(Timer::GroupHeartbeat).0).expect("heartbeat");
@@ -623,7 +609,7 @@ fn after_process_commits_once_processed() {
     assert_eq!(offsets[0].1.offset, 3);
     // A retriable failure is retried; the success is observed once, with the first
     // attempt's invocation time.
-    h.now = Instant::from_nanos(1_000_000);
+    h.node.now = Instant::from_nanos(1_000_000);
     let (sends, _) = h.msg(
         COORD,
         Msg::OffsetCommitResponse {
@@ -748,7 +734,7 @@ fn max_poll_interval_expiry_leaves_the_group() {
     // Heartbeats every 3 s while the application processes, until 10 s passed.
     let mut left = false;
     for s in [3, 6, 9, 10] {
-        h.now = Instant::from_nanos(s * 1_000_000_000);
+        h.node.now = Instant::from_nanos(s * 1_000_000_000);
         let (sends, _) = h.timer(Timer::GroupHeartbeat);
         if let Some(hb) = heartbeat(&sends) {
             h.msg(COORD, Msg::HeartbeatResponse { correlation_id: hb, error: None });
@@ -759,7 +745,7 @@ fn max_poll_interval_expiry_leaves_the_group() {
         }
     }
     assert!(left, "the member left the group");
-    h.now = Instant::from_nanos(60_000_000_000);
+    h.node.now = Instant::from_nanos(60_000_000_000);
     let at = h.observed.len();
     let (sends, _) = h.timer(Timer::ProcessingDone);
     assert_eq!(offset_commit(&sends), None, "no generation, no commit");
@@ -864,7 +850,7 @@ fn a_zombie_commits_with_its_old_generation_until_told() {
     );
     // Three records arrive; the poll returns two, one stays buffered.
     h.msg(B2, fetch_response(fetch(&sends).expect("fetch").1, tp.clone(), records(0, 3, 1)));
-    h.now = Instant::from_nanos(50_000_000_000);
+    h.node.now = Instant::from_nanos(50_000_000_000);
     let (sends, _) = h.timer(Timer::ProcessingDone);
     let (ccid, generation, offsets) = offset_commit(&sends).expect("the zombie commits");
     assert_eq!((generation, offsets[0].1.offset), (Some(1), 2));
