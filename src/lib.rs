@@ -10,6 +10,7 @@
 //! - [`report`]: human and JSON output of runs.
 
 pub mod check;
+pub mod history;
 pub mod kafka;
 pub mod report;
 pub mod runner;

@@ -34,6 +34,13 @@ enum Command {
     Sweep(SweepArgs),
     /// Validate scenario files without running them.
     Check { scenarios: Vec<PathBuf> },
+    /// Check a client history (JSON lines, as `run --history` writes) for anomalies.
+    CheckHistory {
+        file: PathBuf,
+        /// Print one JSON object instead of the human summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -54,6 +61,9 @@ struct RunArgs {
     /// Also write the run's trace (every event and node annotation, one per line).
     #[arg(long, value_name = "FILE", conflicts_with = "check_determinism")]
     trace: Option<PathBuf>,
+    /// Also write the run's client history (JSON lines; `kafsim check-history` reads it).
+    #[arg(long, value_name = "FILE", conflicts_with = "check_determinism")]
+    history: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -113,6 +123,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Sweep(args) => sweep(args),
         Command::Check { scenarios } => check(&scenarios),
+        Command::CheckHistory { file, json } => check_history(&file, json),
     };
     ExitCode::from(code)
 }
@@ -143,16 +154,23 @@ fn run(args: RunArgs) -> u8 {
                 return EXIT_NOT_MET;
             }
         }
-    } else if let Some(file) = &args.trace {
-        let (report, records) = runner::run_traced(&scenario, seed);
-        let layout = kafsim::kafka::Layout::new(&scenario);
-        if let Err(error) = std::fs::write(file, trace_text(&records, &layout)) {
-            eprintln!("error: cannot write trace {}: {error}", file.display());
+    } else {
+        let (report, records, history) =
+            runner::run_recorded(&scenario, seed, args.trace.is_some());
+        if let Some(file) = &args.trace {
+            let layout = kafsim::kafka::Layout::new(&scenario);
+            if let Err(error) = std::fs::write(file, trace_text(&records, &layout)) {
+                eprintln!("error: cannot write trace {}: {error}", file.display());
+                return EXIT_BAD_INPUT;
+            }
+        }
+        if let Some(file) = &args.history
+            && let Err(error) = std::fs::write(file, kafsim::history::to_jsonl(&history))
+        {
+            eprintln!("error: cannot write history {}: {error}", file.display());
             return EXIT_BAD_INPUT;
         }
         report
-    } else {
-        runner::run_seed(&scenario, seed)
     };
     if args.json {
         println!("{}", report::json(&report, &path));
@@ -173,6 +191,35 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     exit_for(report.expect_met)
+}
+
+/// Reads a history file and checks it: exit 0 when it shows no anomaly its promises
+/// forbid, 1 when it does, 2 when it cannot be read.
+fn check_history(file: &Path, json: bool) -> u8 {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let wall_start = WallInstant::now();
+    let history = match kafsim::history::parse(&text) {
+        Ok(history) => history,
+        Err(error) => {
+            eprintln!("error: {}:{error}", file.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let anomalies = kafsim::check::history::check_ended(&history);
+    let wall = wall_start.elapsed();
+    let path = file.display().to_string();
+    if json {
+        println!("{}", report::history_json(&path, &history, &anomalies, wall));
+    } else {
+        print!("{}", report::history_human(&path, &history, &anomalies, wall));
+    }
+    exit_for(anomalies.iter().all(|a| a.allowed.is_some()))
 }
 
 /// One line per event: `t=1.234s b1 Deliver <- p1: ProduceRequest { .. }`.

@@ -65,7 +65,7 @@ fn base_is_valid_and_ten_lines() {
     );
     assert_eq!(s.broker, BrokerSpec::kafka_defaults());
     assert_eq!(s.protocol, ProtocolSpec::modern());
-    assert_eq!(s.expect, Expect { outcome: Outcome::Pass, violations: vec![] });
+    assert_eq!(s.expect, Expect { outcome: Outcome::Pass, violations: vec![], allowed: vec![] });
     assert_eq!((s.producers.len(), s.consumers.len(), s.faults.len()), (0, 0, 0));
     assert_eq!(s.nemesis, None);
 }
@@ -413,7 +413,11 @@ violations = ["lost-write"]
             fault_duration_max: ms(2_000),
             targets: names(&["b1", "b2", "reader1"]),
         }),
-        expect: Expect { outcome: Outcome::Violation, violations: names(&["lost-write"]) },
+        expect: Expect {
+            outcome: Outcome::Violation,
+            violations: names(&["lost-write"]),
+            allowed: vec![],
+        },
     };
     assert_eq!(s, expected);
 }
@@ -604,6 +608,14 @@ fn replication_factor_larger_than_the_cluster() {
     let text = BASE.replace("replication_factor = 3", "replication_factor = 4");
     let err = refused(&text, 10, 22, "replication factor 4 is larger than the cluster (3 brokers)");
     insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn unknown_allowed_anomaly() {
+    let expect = "[expect]\noutcome = \"pass\"\nallowed = [\"G1\"]\n";
+    let err = refused(&with(expect), 13, 12, "unknown history anomaly `G1`");
+    let list = kafsim::check::history::ANOMALIES.join(", ");
+    assert_eq!(err.help_text(), format!("did you mean `G1a`? the history anomalies are: {list}"));
 }
 
 #[test]

@@ -1,10 +1,6 @@
 //! The client invariants: what producers, consumer groups and the group coordinator must
 //! never show in a run's history (reference/kafka-anomalies.md §1b, P1–P3 and C1–C6):
 //!
-//! - `duplicate` (P1, P3): a record value at more than one offset of its partition, across
-//!   acknowledged offsets and read offsets.
-//! - `nonmonotonic-send` (P2): a producer's records acknowledged in a partition in another
-//!   order than it generated them.
 //! - `commit-ahead-of-processing` (C1): a group committed an offset past records no member
 //!   of the group processed.
 //! - `lost-commit` (C6): an OffsetFetch did not return the last acknowledged commit or a
@@ -21,19 +17,14 @@
 //! sorted once), then one linear pass per invariant, because it runs once per seed of
 //! sweeps of thousands of seeds.
 //!
-//! Departures from Jepsen: `duplicate` is per partition, not per key (a value is unique
-//! in a run, so a second offset anywhere in its partition is a duplicate); a
-//! `nonmonotonic-send` needs the later record's leader epoch to be no newer than the earlier
-//! one's, so that a record acknowledged and then truncated away (a lost write, reported as
-//! such) does not also count as a reordering.
+//! P1–P3's symptoms (`duplicate`, `nonmonotonic-send`) are history anomalies, found by
+//! [`super::history`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::kafka::cluster::Layout;
-use crate::kafka::protocol::{
-    KafkaObs, MemberId, ResetReason, TopicPartition, value_producer_index,
-};
+use crate::kafka::protocol::{KafkaObs, MemberId, ResetReason, TopicPartition};
 use crate::scenario::Scenario;
 use crate::sim::node::NodeId;
 use crate::sim::time::Instant;
@@ -120,41 +111,6 @@ struct Grant {
     generation: u32,
     member: MemberId,
     node: NodeId,
-}
-
-/// Where a record value was seen at one offset.
-#[derive(Clone, Copy, Debug)]
-struct Sighting {
-    value: u64,
-    offset: u64,
-    time: Instant,
-    /// `None`: acknowledged to its producer; `Some(c)`: read by consumer c.
-    reader: Option<NodeId>,
-}
-
-/// A producer's acknowledged record.
-#[derive(Clone, Copy, Debug)]
-struct AckedSend {
-    value: u64,
-    offset: u64,
-    leader_epoch: u32,
-    time: Instant,
-}
-
-/// Every value seen in one partition: per offset (the index; offsets are dense, so a
-/// vector beats a map), the first sighting of each distinct value.
-#[derive(Clone, Debug, Default)]
-struct PartitionValues {
-    by_offset: Vec<Vec<Sighting>>,
-}
-
-impl PartitionValues {
-    fn add(&mut self, sighting: Sighting) {
-        let at = grow_to(&mut self.by_offset, sighting.offset);
-        if !at.iter().any(|s| s.value == sighting.value) {
-            at.push(sighting);
-        }
-    }
 }
 
 /// The element at index `offset`, growing the vector to hold it.
@@ -281,11 +237,6 @@ struct Tables {
     owners: BTreeMap<(Arc<str>, TopicPartition, u32), Grant>,
     split: BTreeMap<GroupTp, Finding>,
     zombie: BTreeMap<GroupTp, Finding>,
-    /// Every value acknowledged or read, per partition.
-    values: Slots<TopicPartition, PartitionValues>,
-    /// Producers that got a producer id: idempotent.
-    idempotent: BTreeSet<NodeId>,
-    acked: Slots<(NodeId, TopicPartition), Vec<AckedSend>>,
     /// Keyed by group (or lone consumer) and partition; remembered by consumer and
     /// partition for the runs of reads.
     reads: Slots<(Readers, TopicPartition), GroupReads>,
@@ -301,8 +252,6 @@ pub fn check(history: &[Observed<KafkaObs>], layout: &Layout, facts: &RunFacts) 
         tables.add(o, layout, facts);
     }
     let mut violations = Vec::new();
-    violations.extend(duplicates(&tables, layout));
-    violations.extend(nonmonotonic_sends(&tables, layout));
     violations.extend(commits_ahead_of_processing(&tables, layout));
     violations.extend(lost_commits(&tables, layout));
     violations.extend(aggregated("split-assignment", &tables.split, "split assignment(s)"));
@@ -322,27 +271,8 @@ impl Tables {
             None => Readers::Alone(o.node),
         };
         match &o.obs {
-            KafkaObs::Acked { tp, value, offset, leader_epoch, .. } => {
-                let sighting =
-                    Sighting { value: *value, offset: *offset, time: o.time, reader: None };
-                self.sighted(tp, sighting);
-                let acked =
-                    self.acked.slot(|k| k.0 == o.node && k.1 == *tp, || (o.node, tp.clone()));
-                acked.push(AckedSend {
-                    value: *value,
-                    offset: *offset,
-                    leader_epoch: *leader_epoch,
-                    time: o.time,
-                });
-            }
             KafkaObs::Read { tp, value, offset, .. } => {
-                let sighting =
-                    Sighting { value: *value, offset: *offset, time: o.time, reader: Some(o.node) };
-                self.sighted(tp, sighting);
                 self.group_reads(o.node, tp, readers).add(o.time, *offset, *value, o.node);
-            }
-            KafkaObs::ProducerId { .. } => {
-                self.idempotent.insert(o.node);
             }
             KafkaObs::Processed { group: Some(group), tp, first, last } => {
                 assert!(first <= last, "processed range {first}..={last} of {tp} is reversed");
@@ -417,6 +347,8 @@ impl Tables {
                 self.invocations.retain(|&(n, _), _| n != node);
             }
             KafkaObs::Sent { .. }
+            | KafkaObs::Acked { .. }
+            | KafkaObs::ProducerId { .. }
             | KafkaObs::SendFailed { .. }
             | KafkaObs::Throttled { .. }
             | KafkaObs::Processed { group: None, .. }
@@ -429,10 +361,6 @@ impl Tables {
     /// failed before reaching the coordinator) was invoked when it completed, at the latest.
     fn invoked(&self, o: &Observed<KafkaObs>, op: u64) -> Instant {
         self.invocations.get(&(o.node, op)).copied().unwrap_or(o.time)
-    }
-
-    fn sighted(&mut self, tp: &TopicPartition, sighting: Sighting) {
-        self.values.slot(|k| k == tp, || tp.clone()).add(sighting);
     }
 
     /// The reads of `consumer`'s group in `tp`.
@@ -507,122 +435,6 @@ impl Tables {
             )
         });
     }
-}
-
-/// `duplicate`: per partition, each value seen at more than one offset.
-fn duplicates(tables: &Tables, layout: &Layout) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    for (tp, values) in tables.values.iter() {
-        let mut seen: Vec<&Sighting> = values.by_offset.iter().flatten().collect();
-        seen.sort_unstable_by_key(|s| (s.value, s.offset));
-        let mut finding = Finding::new();
-        let mut producers = BTreeSet::new();
-        // Offsets of one value are distinct: a partition keeps one sighting per value and
-        // offset.
-        for run in seen.chunk_by(|a, b| a.value == b.value).filter(|run| run.len() > 1) {
-            let value = run[0].value;
-            producers.insert(value_producer_index(value));
-            // Visible once a second offset had been seen.
-            let mut times: Vec<Instant> = run.iter().map(|s| s.time).collect();
-            times.sort_unstable();
-            finding.add(times[1], || {
-                let offsets: Vec<String> = run
-                    .iter()
-                    .map(|s| match s.reader {
-                        None => format!("{} (acked at {})", s.offset, s.time),
-                        Some(c) => {
-                            format!("{} (read by {} at {})", s.offset, layout.name(c), s.time)
-                        }
-                    })
-                    .collect();
-                format!("{} at offsets {}", value_name(layout, value), offsets.join(", "))
-            });
-        }
-        if finding.count == 0 {
-            continue;
-        }
-        let producers: Vec<String> =
-            producers.into_iter().map(|index| producer_name(tables, layout, index)).collect();
-        let headline = format!(
-            "{tp}: {} value(s) at more than one offset, from {}",
-            finding.count,
-            producers.join(", ")
-        );
-        violations.push(Violation {
-            invariant: "duplicate",
-            time: finding.time,
-            detail: summary(&finding, &headline),
-        });
-    }
-    violations
-}
-
-/// A producer by the index its values carry, and whether it was idempotent (it got a
-/// producer id).
-fn producer_name(tables: &Tables, layout: &Layout, index: u32) -> String {
-    match layout.producers.get(index as usize) {
-        Some(&node) => format!("{} ({})", layout.name(node), idempotence(tables, node)),
-        None => format!("producer#{index}"),
-    }
-}
-
-fn idempotence(tables: &Tables, producer: NodeId) -> &'static str {
-    if tables.idempotent.contains(&producer) { "idempotent" } else { "not idempotent" }
-}
-
-/// `nonmonotonic-send`: per producer and partition, a record acknowledged below a record
-/// the producer generated before it, in a leader epoch no newer than that record's.
-fn nonmonotonic_sends(tables: &Tables, layout: &Layout) -> Vec<Violation> {
-    let mut violations = Vec::new();
-    for ((producer, tp), sends) in tables.acked.iter() {
-        let mut sends = sends.clone();
-        // Values grow in the order the producer generated them.
-        sends.sort_by_key(|s| (s.value, s.offset));
-        let mut finding = Finding::new();
-        // Among the records generated earlier, the one acknowledged at the highest offset.
-        let mut highest: Option<AckedSend> = None;
-        for send in sends {
-            if let Some(h) = highest {
-                let reordered = h.value != send.value
-                    && send.offset < h.offset
-                    && send.leader_epoch <= h.leader_epoch;
-                if reordered {
-                    finding.add(send.time.max(h.time), || {
-                        format!(
-                            "{} at offset {} (epoch {}, acked at {}) below {} at offset {} \
-                             (epoch {}, acked at {}), generated before it",
-                            value_name(layout, send.value),
-                            send.offset,
-                            send.leader_epoch,
-                            send.time,
-                            value_name(layout, h.value),
-                            h.offset,
-                            h.leader_epoch,
-                            h.time,
-                        )
-                    });
-                }
-            }
-            if highest.is_none_or(|h| send.offset > h.offset) {
-                highest = Some(send);
-            }
-        }
-        if finding.count == 0 {
-            continue;
-        }
-        let headline = format!(
-            "{tp}: {} record(s) of {} ({}) acknowledged out of the order it generated them",
-            finding.count,
-            layout.name(*producer),
-            idempotence(tables, *producer),
-        );
-        violations.push(Violation {
-            invariant: "nonmonotonic-send",
-            time: finding.time,
-            detail: summary(&finding, &headline),
-        });
-    }
-    violations
 }
 
 /// Sorted, disjoint, non-empty half-open ranges covering the same offsets as `ranges`.

@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod convergence;
+mod finding;
 pub mod history;
 pub mod state;
 pub mod view;
@@ -13,13 +14,18 @@ use crate::sim::time::Instant;
 
 /// Every invariant a scenario's `[expect] violations` may name.
 pub const INVARIANTS: &[&str] = &[
+    // History anomalies (`history::ANOMALIES`).
     "lost-write",
     "unseen",
+    "inconsistent-offsets",
+    "duplicate",
+    "G1a",
+    "nonmonotonic-send",
     "poll-skip",
     "nonmonotonic-poll",
+    "int-poll-skip",
+    "int-nonmonotonic-poll",
     // Client invariants (`clients`).
-    "duplicate",
-    "nonmonotonic-send",
     "commit-ahead-of-processing",
     "lost-commit",
     "split-assignment",

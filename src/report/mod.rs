@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::check::history::Anomaly;
+use crate::history::History;
 use crate::runner::RunReport;
 use crate::scenario::{Expect, Outcome};
 
@@ -56,6 +58,20 @@ pub fn human(report: &RunReport, scenario_path: &str, expect: &Expect) -> String
     if report.violations.len() > VIOLATIONS_SHOWN_MAX {
         let _ = writeln!(out, "  ... and {} more", report.violations.len() - VIOLATIONS_SHOWN_MAX);
     }
+    if !report.allowed.is_empty() {
+        let _ = writeln!(
+            out,
+            "allowed    {} (anomalies the scenario's promises allow)",
+            report.allowed.len()
+        );
+        for anomaly in report.allowed.iter().take(VIOLATIONS_SHOWN_MAX) {
+            let _ =
+                writeln!(out, "  {} at {}: {}", anomaly.invariant, anomaly.time, anomaly.detail);
+        }
+        if report.allowed.len() > VIOLATIONS_SHOWN_MAX {
+            let _ = writeln!(out, "  ... and {} more", report.allowed.len() - VIOLATIONS_SHOWN_MAX);
+        }
+    }
     let _ = writeln!(
         out,
         "events     {}   simulated {}   wall {}ms   speed {:.0}x",
@@ -78,12 +94,20 @@ struct JsonViolation<'a> {
     detail: &'a str,
 }
 
+impl<'a> JsonViolation<'a> {
+    fn of(v: &'a crate::check::Violation) -> Self {
+        JsonViolation { invariant: v.invariant, time_ms: v.time.as_millis(), detail: &v.detail }
+    }
+}
+
 #[derive(Serialize)]
 struct JsonRun<'a> {
     scenario: &'a str,
     seed: u64,
     outcome: &'static str,
     violations: Vec<JsonViolation<'a>>,
+    /// Anomalies the scenario's promises allow.
+    allowed: Vec<JsonViolation<'a>>,
     trace_hash: String,
     events: u64,
     sim_time_ms: u64,
@@ -100,15 +124,8 @@ pub fn json(report: &RunReport, scenario_path: &str) -> String {
         scenario: &report.scenario,
         seed: report.seed,
         outcome: outcome_name(report.outcome()),
-        violations: report
-            .violations
-            .iter()
-            .map(|v| JsonViolation {
-                invariant: v.invariant,
-                time_ms: v.time.as_millis(),
-                detail: &v.detail,
-            })
-            .collect(),
+        violations: report.violations.iter().map(JsonViolation::of).collect(),
+        allowed: report.allowed.iter().map(JsonViolation::of).collect(),
         trace_hash: format!("{:016x}", report.trace_hash),
         events: report.events,
         sim_time_ms: report.sim_time.as_millis(),
@@ -185,4 +202,76 @@ pub fn markdown(report: &RunReport, scenario_path: &str, expect: &Expect) -> Str
     let _ = writeln!(out, "Reproduce: `{}`\n", reproduce_line(scenario_path, report.seed));
     let _ = writeln!(out, "```text\n{}```", human(report, scenario_path, expect));
     out
+}
+
+/// Examples shown per anomaly in `check-history`'s human output.
+const EXAMPLES_SHOWN_MAX: usize = 3;
+
+/// `check-history`'s summary: what was checked, then every anomaly with its first examples.
+pub fn history_human(
+    path: &str,
+    history: &History,
+    anomalies: &[Anomaly],
+    wall: std::time::Duration,
+) -> String {
+    let mut out = String::new();
+    let errors = anomalies.iter().filter(|a| a.allowed.is_none()).count();
+    let _ = writeln!(out, "history    {path}: {} operations", history.ops.len());
+    let _ = writeln!(
+        out,
+        "anomalies  {errors} error(s), {} allowed by the promises",
+        anomalies.len() - errors
+    );
+    for a in anomalies {
+        let kind = a.allowed.map_or("ERROR".to_string(), |why| format!("allowed ({why})"));
+        let _ = writeln!(
+            out,
+            "  {} {kind}: {} (first at {:.3}s)",
+            a.name,
+            a.headline,
+            secs(a.first_ns)
+        );
+        for example in a.examples.iter().take(EXAMPLES_SHOWN_MAX) {
+            let _ = writeln!(out, "    - {}", example.text);
+        }
+        if a.count > EXAMPLES_SHOWN_MAX.min(a.examples.len()) {
+            let shown = EXAMPLES_SHOWN_MAX.min(a.examples.len());
+            let _ = writeln!(out, "    - ... and {} more", a.count - shown);
+        }
+    }
+    let _ = writeln!(out, "checked in {}ms", wall.as_millis());
+    out
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+#[derive(Serialize)]
+struct JsonHistoryCheck<'a> {
+    history: &'a str,
+    operations: usize,
+    errors: usize,
+    allowed: usize,
+    anomalies: &'a [Anomaly],
+    wall_ms: u64,
+}
+
+/// `check-history --json`: one object with every anomaly and its examples.
+pub fn history_json(
+    path: &str,
+    history: &History,
+    anomalies: &[Anomaly],
+    wall: std::time::Duration,
+) -> String {
+    let errors = anomalies.iter().filter(|a| a.allowed.is_none()).count();
+    let check = JsonHistoryCheck {
+        history: path,
+        operations: history.ops.len(),
+        errors,
+        allowed: anomalies.len() - errors,
+        anomalies,
+        wall_ms: wall.as_millis() as u64,
+    };
+    serde_json::to_string(&check).expect("a history check serialises")
 }

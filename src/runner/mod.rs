@@ -16,7 +16,9 @@ use rayon::prelude::*;
 use crate::check::Violation;
 use crate::check::clients::{FinalLogs, RunFacts, consumer_groups};
 use crate::check::convergence::check_converged;
+use crate::check::history::{Anomaly, check_run};
 use crate::check::state::StateChecker;
+use crate::history::History;
 use crate::kafka::protocol::CONSUMER_OFFSETS;
 use crate::kafka::view::cluster_view;
 use crate::kafka::{self, KafkaNode, Layout};
@@ -35,6 +37,9 @@ pub struct RunReport {
     pub scenario: String,
     pub seed: u64,
     pub violations: Vec<Violation>,
+    /// Anomalies found that the scenario's promises allow (see [`crate::check::history`]):
+    /// shown, but not failures.
+    pub allowed: Vec<Violation>,
     pub trace_hash: u64,
     pub events: u64,
     pub sim_time: Duration,
@@ -56,10 +61,17 @@ impl RunReport {
     }
 }
 
-/// Whether `violations` is what the scenario expects: no violation for `pass`; for
-/// `violation`, exactly the listed invariants (any, when none is listed). Exactness is what
-/// lets a scenario show that a variant breaks one invariant and its correct twin does not.
-pub fn expect_met(scenario: &Scenario, violations: &[Violation]) -> bool {
+/// Whether a run is what the scenario expects: no violation for `pass`; for `violation`,
+/// exactly the listed invariants (any, when none is listed); and, when `[expect] allowed`
+/// lists anomalies, exactly those among the allowed ones. Exactness is what lets a scenario
+/// show that a variant breaks one invariant and its correct twin does not.
+pub fn expect_met(scenario: &Scenario, violations: &[Violation], allowed: &[Violation]) -> bool {
+    let allowed_seen: BTreeSet<&str> = allowed.iter().map(|v| v.invariant).collect();
+    let allowed_wanted: BTreeSet<&str> =
+        scenario.expect.allowed.iter().map(String::as_str).collect();
+    if !allowed_wanted.is_empty() && allowed_seen != allowed_wanted {
+        return false;
+    }
     let seen: BTreeSet<&str> = violations.iter().map(|v| v.invariant).collect();
     match scenario.expect.outcome {
         Outcome::Pass => seen.is_empty(),
@@ -79,16 +91,23 @@ pub fn run_seed(scenario: &Scenario, seed: u64) -> RunReport {
 
 /// Runs one seed and records its trace: every event, with what the nodes annotated.
 pub fn run_traced(scenario: &Scenario, seed: u64) -> (RunReport, Vec<TraceRecord>) {
-    run_recorded(scenario, seed, true)
+    let (report, trace, _) = run_recorded(scenario, seed, true);
+    (report, trace)
 }
 
-/// Runs one seed, also returning the recorded trace when `record` is set.
-fn run_recorded(scenario: &Scenario, seed: u64, record: bool) -> (RunReport, Vec<TraceRecord>) {
+/// Runs one seed; returns its report, its trace when `record` is set (else empty), and its
+/// client history (empty if the run panicked).
+pub fn run_recorded(
+    scenario: &Scenario,
+    seed: u64,
+    record: bool,
+) -> (RunReport, Vec<TraceRecord>, History) {
     let wall_start = WallInstant::now();
     let mut report = RunReport {
         scenario: scenario.name.clone(),
         seed,
         violations: Vec::new(),
+        allowed: Vec::new(),
         trace_hash: 0,
         events: 0,
         sim_time: Duration::ZERO,
@@ -97,13 +116,20 @@ fn run_recorded(scenario: &Scenario, seed: u64, record: bool) -> (RunReport, Vec
         faults: Vec::new(),
     };
     let mut records = Vec::new();
+    let mut history = History::default();
     match panics::catch(|| prepare(scenario, seed, record)) {
         Err(panic) => report.violations.push(panic.into_violation(Instant::ZERO)),
         Ok((mut sim, layout, faults)) => {
             let checked = panics::catch(|| simulate(scenario, &mut sim, &layout));
             // After a panic the sim is only read: its time and its trace up to the panic.
-            report.violations =
-                checked.unwrap_or_else(|panic| vec![panic.into_violation(sim.now())]);
+            match checked {
+                Ok(checked) => {
+                    report.violations = checked.violations;
+                    report.allowed = checked.allowed;
+                    history = checked.history;
+                }
+                Err(panic) => report.violations = vec![panic.into_violation(sim.now())],
+            }
             report.trace_hash = sim.trace().hash();
             report.events = sim.trace().n_events();
             report.sim_time = sim.now() - Instant::ZERO;
@@ -111,9 +137,9 @@ fn run_recorded(scenario: &Scenario, seed: u64, record: bool) -> (RunReport, Vec
             records = sim.trace().records().to_vec();
         }
     }
-    report.expect_met = expect_met(scenario, &report.violations);
+    report.expect_met = expect_met(scenario, &report.violations, &report.allowed);
     report.wall = wall_start.elapsed();
-    (report, records)
+    (report, records, history)
 }
 
 /// Builds the cluster and schedules every fault; returns the fault descriptions.
@@ -125,9 +151,16 @@ fn prepare(scenario: &Scenario, seed: u64, record: bool) -> (Sim<KafkaNode>, Lay
     (sim, layout, descriptions)
 }
 
+/// What a run's checks found, and the history they read.
+struct Checked {
+    violations: Vec<Violation>,
+    allowed: Vec<Violation>,
+    history: History,
+}
+
 /// The fault phase, the heal, the heal phase, then the checks: the state checker's, the
 /// convergence's, the history's (Jepsen's anomalies) and the clients' invariants.
-fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> Vec<Violation> {
+fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> Checked {
     let mut state = StateChecker::new();
     let fault_phase_end = Instant::ZERO + scenario.run.duration;
     run_checked(sim, layout, &mut state, fault_phase_end);
@@ -137,11 +170,15 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> V
     state.observe_full(&settled);
     let mut violations = state.violations().to_vec();
     violations.extend(check_converged(&settled));
-    violations.extend(crate::check::history::check(sim.history(), layout, sim.now()));
+    let (history, anomalies) = check_run(sim.history(), scenario, layout, sim.now());
+    let (errors, allowed): (Vec<Anomaly>, Vec<Anomaly>) =
+        anomalies.into_iter().partition(|a| a.allowed.is_none());
+    violations.extend(errors.iter().map(Anomaly::to_violation));
     let facts =
         RunFacts { groups: consumer_groups(scenario, layout), final_logs: final_logs(sim, layout) };
     violations.extend(crate::check::clients::check(sim.history(), layout, &facts));
-    violations
+    let allowed = allowed.iter().map(Anomaly::to_violation).collect();
+    Checked { violations, allowed, history }
 }
 
 /// Every data partition's records below the high watermark of its final leader (the
@@ -207,8 +244,8 @@ pub struct Divergence {
 
 /// Runs the seed twice with full traces; `Err` names the first event that differs.
 pub fn check_determinism(scenario: &Scenario, seed: u64) -> Result<RunReport, Box<Divergence>> {
-    let (first, trace_a) = run_recorded(scenario, seed, true);
-    let (second, trace_b) = run_recorded(scenario, seed, true);
+    let (first, trace_a) = run_traced(scenario, seed);
+    let (second, trace_b) = run_traced(scenario, seed);
     let idx = first_divergence(&trace_a, &trace_b);
     if idx.is_none() && first.trace_hash == second.trace_hash {
         return Ok(first);

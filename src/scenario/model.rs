@@ -404,4 +404,7 @@ pub struct Expect {
     pub outcome: Outcome,
     /// With `Outcome::Violation`: invariants that must be among those violated.
     pub violations: Vec<String>,
+    /// History anomalies the scenario's promises allow that the run must show (exactly
+    /// these, when any is listed), e.g. `lost-write` under acks=1.
+    pub allowed: Vec<String>,
 }

@@ -129,7 +129,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
         ],
     ),
     ("[nemesis]", &["kinds", "interval", "duration", "targets"]),
-    ("[expect]", &["outcome", "violations"]),
+    ("[expect]", &["outcome", "violations", "allowed"]),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -323,6 +323,7 @@ pub struct RawNemesis {
 pub struct RawExpect {
     pub outcome: Option<Spanned<String>>,
     pub violations: Option<Names>,
+    pub allowed: Option<Names>,
 }
 
 /// A string, or a number where a string is expected. Durations and `acks` are strings,

@@ -17,6 +17,7 @@ use super::raw::{RawConsumer, RawExpect, RawNetwork, RawRun, RawScenario, RawTop
 use super::spelling::did_you_mean;
 use super::values::{duration, duration_range, int_in, non_empty, probability};
 use crate::check::INVARIANTS;
+use crate::check::history::ANOMALIES;
 use crate::sim::time::Duration;
 
 const MAX_BROKERS: i64 = 64;
@@ -239,7 +240,14 @@ fn offsets_topic_fits(
 
 fn expect(raw: Option<&RawExpect>) -> Result<Expect, Problem> {
     let Some(raw) = raw else {
-        return Ok(Expect { outcome: Outcome::Pass, violations: Vec::new() });
+        return Ok(Expect { outcome: Outcome::Pass, violations: Vec::new(), allowed: Vec::new() });
+    };
+    let allowed = match raw.allowed.as_ref() {
+        None => Vec::new(),
+        Some(list) => {
+            no_repeats(list.get_ref())?;
+            list.get_ref().iter().map(anomaly).collect::<Result<_, _>>()?
+        }
     };
     let outcome = match raw.outcome.as_ref() {
         None => Outcome::Pass,
@@ -254,7 +262,7 @@ fn expect(raw: Option<&RawExpect>) -> Result<Expect, Problem> {
         },
     };
     let Some(list) = raw.violations.as_ref() else {
-        return Ok(Expect { outcome, violations: Vec::new() });
+        return Ok(Expect { outcome, violations: Vec::new(), allowed });
     };
     if outcome == Outcome::Pass && !list.get_ref().is_empty() {
         return Err(Problem::at(list.span(), "`violations` listed for a run expected to pass")
@@ -263,19 +271,27 @@ fn expect(raw: Option<&RawExpect>) -> Result<Expect, Problem> {
     }
     no_repeats(list.get_ref())?;
     let violations = list.get_ref().iter().map(invariant).collect::<Result<_, _>>()?;
-    Ok(Expect { outcome, violations })
+    Ok(Expect { outcome, violations, allowed })
+}
+
+/// A history anomaly's name, for `[expect] allowed`.
+fn anomaly(name: &Spanned<String>) -> Result<String, Problem> {
+    known(name, &ANOMALIES, ["history anomaly", "a history anomaly", "history anomalies"])
 }
 
 fn invariant(name: &Spanned<String>) -> Result<String, Problem> {
+    known(name, INVARIANTS, ["invariant", "an invariant", "invariants"])
+}
+
+/// `name` if it is one of `names`, else an error that lists them; `[kind, a kind, kinds]`
+/// words the error.
+fn known(name: &Spanned<String>, names: &[&str], words: [&str; 3]) -> Result<String, Problem> {
+    let [kind, a_kind, kinds] = words;
     let text = name.get_ref();
-    if INVARIANTS.contains(&text.as_str()) {
+    if names.contains(&text.as_str()) {
         return Ok(text.clone());
     }
-    Err(Problem::at(name.span(), format!("unknown invariant `{text}`"))
-        .label("not an invariant")
-        .help(format!(
-            "{}the invariants are: {}",
-            did_you_mean(text, INVARIANTS),
-            INVARIANTS.join(", ")
-        )))
+    Err(Problem::at(name.span(), format!("unknown {kind} `{text}`"))
+        .label(format!("not {a_kind}"))
+        .help(format!("{}the {kinds} are: {}", did_you_mean(text, names), names.join(", "))))
 }

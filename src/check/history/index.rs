@@ -1,0 +1,212 @@
+//! One pass over a history builds what every checker reads: interned partitions and
+//! processes, every send (a "write") by value, and per partition the version order:
+//! which values were observed at which offset, by acknowledgement or by an `ok` poll.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::history::{Call, History, Op, Outcome, Tp};
+
+/// A send, found by its value.
+#[derive(Clone, Debug)]
+pub(super) struct Write {
+    pub op: usize,
+    pub process: usize,
+    pub tp: usize,
+    pub outcome: Outcome,
+    /// Where its acknowledgement put it.
+    pub offset: Option<u64>,
+    /// The first `ok` poll that returned it, if any.
+    pub read_by: Option<usize>,
+    /// Its position among its process's sends in invocation order: how it is named.
+    pub seq: u64,
+}
+
+/// One value observed at one offset, by the first operation that observed it there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Seen {
+    pub offset: u64,
+    pub value: u64,
+    pub op: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(super) struct PartIndex {
+    /// Every (offset, value) observed, sorted, one entry (the first op) per pair.
+    pub seen: Vec<Seen>,
+    /// The distinct offsets observed, sorted: a read's index in the version order.
+    pub offsets: Vec<u64>,
+    /// (completion time, offset) each time the highest offset an `ok` poll read grew.
+    pub frontier: Vec<(u64, u64)>,
+}
+
+impl PartIndex {
+    pub fn max_read(&self) -> Option<u64> {
+        self.frontier.last().map(|&(_, o)| o)
+    }
+
+    /// When a poll first read at or past `offset`.
+    pub fn first_reached(&self, offset: u64) -> Option<u64> {
+        let idx = self.frontier.partition_point(|&(_, o)| o < offset);
+        self.frontier.get(idx).map(|&(t, _)| t)
+    }
+
+    /// How many observed offsets lie below `offset`.
+    pub fn rank(&self, offset: u64) -> usize {
+        self.offsets.partition_point(|&o| o < offset)
+    }
+
+    /// The values observed at `offset`, each with the first op that saw it.
+    pub fn at(&self, offset: u64) -> &[Seen] {
+        let from = self.seen.partition_point(|s| s.offset < offset);
+        let to = from + self.seen[from..].partition_point(|s| s.offset == offset);
+        &self.seen[from..to]
+    }
+}
+
+pub(super) struct Index<'h> {
+    pub history: &'h History,
+    pub tps: Vec<Tp>,
+    pub processes: Vec<&'h str>,
+    /// Op index -> its process.
+    pub op_process: Vec<usize>,
+    pub writes: Vec<Write>,
+    /// Value -> index into `writes`. Only looked up, never iterated.
+    by_value: HashMap<u64, usize>,
+    pub parts: Vec<PartIndex>,
+    tp_ids: BTreeMap<(&'h str, u32), usize>,
+}
+
+impl<'h> Index<'h> {
+    pub fn new(history: &'h History) -> Index<'h> {
+        let mut index = Index {
+            history,
+            tps: Vec::new(),
+            processes: Vec::new(),
+            op_process: Vec::with_capacity(history.ops.len()),
+            writes: Vec::new(),
+            by_value: HashMap::new(),
+            parts: Vec::new(),
+            tp_ids: BTreeMap::new(),
+        };
+        let mut process_ids: BTreeMap<&str, usize> = BTreeMap::new();
+        for op in &history.ops {
+            let next = process_ids.len();
+            let process = *process_ids.entry(op.process.as_str()).or_insert(next);
+            if process == index.processes.len() {
+                index.processes.push(op.process.as_str());
+            }
+            index.op_process.push(process);
+        }
+        index.index_writes();
+        index.index_reads();
+        for part in &mut index.parts {
+            part.seen.sort_unstable();
+            part.seen.dedup_by(|b, a| a.offset == b.offset && a.value == b.value);
+            part.offsets = part.seen.iter().map(|s| s.offset).collect();
+            part.offsets.dedup();
+        }
+        index
+    }
+
+    pub fn tp_id(&mut self, topic: &'h str, partition: u32) -> usize {
+        let next = self.tp_ids.len();
+        let id = *self.tp_ids.entry((topic, partition)).or_insert(next);
+        if id == self.tps.len() {
+            self.tps.push(Tp(topic.to_string(), partition));
+            self.parts.push(PartIndex::default());
+        }
+        id
+    }
+
+    /// The id of a partition the history names.
+    pub fn find_tp(&self, topic: &'h str, partition: u32) -> Option<usize> {
+        self.tp_ids.get(&(topic, partition)).copied()
+    }
+
+    pub fn write_of(&self, value: u64) -> Option<&Write> {
+        self.by_value.get(&value).map(|&w| &self.writes[w])
+    }
+
+    fn ops(&self) -> impl Iterator<Item = (usize, &'h Op)> + use<'h> {
+        self.history.ops.iter().enumerate()
+    }
+
+    /// Every send, numbered per process in invocation order.
+    fn index_writes(&mut self) {
+        let mut sends: Vec<(usize, u64, u64, usize)> = Vec::new();
+        for (i, op) in self.ops() {
+            if let Call::Send { topic, partition, value, offset, .. } = &op.call {
+                let tp = self.tp_id(topic, *partition);
+                let process = self.op_process[i];
+                let write = Write {
+                    op: i,
+                    process,
+                    tp,
+                    outcome: op.outcome,
+                    offset: offset.filter(|_| op.outcome == Outcome::Ok),
+                    read_by: None,
+                    seq: 0,
+                };
+                assert!(
+                    self.by_value.insert(*value, self.writes.len()).is_none(),
+                    "value {value} sent twice: histories are validated on load"
+                );
+                sends.push((process, op.invoke_ns, *value, self.writes.len()));
+                if let Some(o) = write.offset {
+                    self.parts[tp].seen.push(Seen { offset: o, value: *value, op: i });
+                }
+                self.writes.push(write);
+            }
+        }
+        sends.sort_unstable();
+        let mut last: Option<usize> = None;
+        let mut seq = 0;
+        for (process, _, _, w) in sends {
+            seq = if last == Some(process) { seq + 1 } else { 0 };
+            last = Some(process);
+            self.writes[w].seq = seq;
+        }
+    }
+
+    fn index_reads(&mut self) {
+        for (i, op) in self.ops() {
+            let Call::Poll { reads } = &op.call else { continue };
+            if op.outcome != Outcome::Ok {
+                continue;
+            }
+            for read in reads {
+                let tp = self.tp_id(&read.topic, read.partition);
+                for &(offset, value) in &read.records {
+                    self.parts[tp].seen.push(Seen { offset, value, op: i });
+                    if let Some(&w) = self.by_value.get(&value) {
+                        self.writes[w].read_by.get_or_insert(i);
+                    }
+                    let part = &mut self.parts[tp];
+                    if part.max_read().is_none_or(|m| offset > m) {
+                        part.frontier.push((op.complete_ns, offset));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A value as a person reads it: its sender and the send's number there
+    /// (`p1#17`), or the bare value when no send wrote it.
+    pub fn name(&self, value: u64) -> String {
+        match self.write_of(value) {
+            Some(w) => format!("{}#{}", self.processes[w.process], w.seq),
+            None => format!("value {value}"),
+        }
+    }
+
+    /// An operation as a person reads it: `op 12 (c1, t=3.214s)`.
+    pub fn op(&self, op: usize) -> String {
+        let o = &self.history.ops[op];
+        format!("op {op} ({}, t={})", o.process, secs(o.complete_ns))
+    }
+}
+
+/// Nanoseconds as seconds with millisecond precision, as the trace shows times.
+pub(super) fn secs(ns: u64) -> String {
+    format!("{}.{:03}s", ns / 1_000_000_000, ns / 1_000_000 % 1000)
+}
