@@ -84,23 +84,33 @@ impl<'h> Index<'h> {
             processes: Vec::new(),
             op_process: Vec::with_capacity(history.ops.len()),
             writes: Vec::new(),
-            by_value: HashMap::new(),
+            by_value: HashMap::with_capacity(history.ops.len()),
             parts: Vec::new(),
             tp_ids: BTreeMap::new(),
         };
         let mut process_ids: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut last: Option<(&str, usize)> = None;
         for op in &history.ops {
-            let next = process_ids.len();
-            let process = *process_ids.entry(op.process.as_str()).or_insert(next);
-            if process == index.processes.len() {
-                index.processes.push(op.process.as_str());
-            }
+            let process = match last {
+                Some((name, id)) if name == op.process => id,
+                _ => {
+                    let next = process_ids.len();
+                    let id = *process_ids.entry(op.process.as_str()).or_insert(next);
+                    if id == index.processes.len() {
+                        index.processes.push(op.process.as_str());
+                    }
+                    id
+                }
+            };
+            last = Some((op.process.as_str(), process));
             index.op_process.push(process);
         }
         index.index_writes();
         index.index_reads();
         for part in &mut index.parts {
-            part.seen.sort_unstable();
+            // Acknowledgements and each consumer's reads come mostly in offset order: a
+            // stable sort merges such runs in near-linear time.
+            part.seen.sort();
             part.seen.dedup_by(|b, a| a.offset == b.offset && a.value == b.value);
             part.offsets = part.seen.iter().map(|s| s.offset).collect();
             part.offsets.dedup();
