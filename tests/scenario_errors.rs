@@ -52,7 +52,7 @@ fn base_is_valid_and_ten_lines() {
     assert_eq!(BASE.lines().count(), 10);
     let s = scenario::parse("scenario.toml", BASE).unwrap();
     // Defaults of every optional table.
-    assert_eq!(s.run, RunSpec { duration: ms(30_000), heal: ms(20_000), seed: 1 });
+    assert_eq!(s.run, RunSpec { duration: ms(30_000), heal: ms(20_000), liveness: ms(20_000), seed: 1 });
     assert_eq!(
         s.network,
         NetworkSpec {
@@ -259,7 +259,7 @@ violations = ["lost-write"]
     let expected = Scenario {
         name: "acks-all-survives-leader-crash".into(),
         description: "A leader crash with acks=all loses no acknowledged record.".into(),
-        run: RunSpec { duration: ms(30_000), heal: ms(20_000), seed: 7 },
+        run: RunSpec { duration: ms(30_000), heal: ms(20_000), liveness: ms(20_000), seed: 7 },
         cluster: ClusterSpec { brokers: 3 },
         broker: BrokerSpec {
             min_insync_replicas: 2,

@@ -27,6 +27,11 @@ pub struct RunSpec {
     pub duration: Duration,
     /// After the fault phase every fault heals; the run ends `heal` later.
     pub heal: Duration,
+    /// Within this long after the heal the cluster must have recovered (every partition
+    /// led, every ISR full, every group stable, every record acknowledged during the fault
+    /// phase consumed by every group that subscribes to it). At most `heal`; by default
+    /// `heal`.
+    pub liveness: Duration,
     /// The seed `kafsim run` uses without `--seed`.
     pub seed: u64,
 }

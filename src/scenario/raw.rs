@@ -35,7 +35,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "expect",
         ],
     ),
-    ("[run]", &["duration", "heal", "seed"]),
+    ("[run]", &["duration", "heal", "liveness", "seed"]),
     ("[cluster]", &["brokers"]),
     (
         "[broker]",
@@ -158,6 +158,7 @@ pub struct RawScenario {
 pub struct RawRun {
     pub duration: Spanned<Lenient>,
     pub heal: Option<Spanned<Lenient>>,
+    pub liveness: Option<Spanned<Lenient>>,
     pub seed: Option<Spanned<i64>>,
 }
 

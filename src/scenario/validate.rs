@@ -90,7 +90,22 @@ fn run(raw: &RawRun) -> Result<RunSpec, Problem> {
         .map(|s| int_in(s, "seed", 0..=i64::MAX, "a seed is a non-negative integer"))
         .transpose()?
         .unwrap_or(1);
-    Ok(RunSpec { duration: length, heal, seed })
+    let liveness = match raw.liveness.as_ref() {
+        None => heal,
+        Some(raw_liveness) => {
+            let liveness = duration(raw_liveness)?;
+            if liveness > heal {
+                return Err(Problem::at(
+                    raw_liveness.span(),
+                    format!("liveness {liveness} is longer than the heal phase ({heal})"),
+                )
+                .label("past the end of the run")
+                .help("the cluster must recover within the heal phase: lower `liveness` or raise `heal`"));
+            }
+            liveness
+        }
+    };
+    Ok(RunSpec { duration: length, heal, liveness, seed })
 }
 
 fn network(raw: Option<&RawNetwork>) -> Result<NetworkSpec, Problem> {
