@@ -133,3 +133,16 @@ fn nemesis_catches_the_lookup_and_isr_expansion_variants_and_their_twins_pass() 
         }
     }
 }
+
+/// R9's fixed timeline does not depend on the seed: the variant loses the acknowledged
+/// batches and the correct twin nothing, whatever the network's draws.
+#[test]
+fn r9_fixed_timeline_catches_the_variant_and_its_twin_passes_on_every_seed() {
+    let seeds: Vec<u64> = (1..6).collect();
+    let variant = load("scenarios/replication/r9-hw-isr-expansion.toml");
+    for (seed, broke) in seeds.iter().zip(broken(&variant, &seeds)) {
+        assert!(broke.contains(&"committed-durability"), "seed {seed}: {broke:?}");
+    }
+    let twin = load("scenarios/replication/r9-epoch-start-isr-expansion.toml");
+    assert!(broken(&twin, &seeds).iter().all(Vec::is_empty));
+}
