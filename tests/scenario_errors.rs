@@ -7,9 +7,9 @@ use std::path::Path;
 use kafsim::kafka::protocol::Assignor;
 use kafsim::scenario::{
     self, Acks, AutoOffsetReset, BrokerSpec, ClusterSpec, CommitMode, ConsumerMode, ConsumerSpec,
-    Expect, FaultSpec, FaultSpecKind, HighWatermarkIsr, IsrExpansion, NemesisKind, NemesisSpec,
-    NetworkSpec, Outcome, ProducerSpec, ProtocolSpec, RunSpec, Scenario, ScenarioError, TopicSpec,
-    Truncation,
+    Expect, FaultSpec, FaultSpecKind, HighWatermarkIsr, IsrExpansion, NemesisKind, NemesisRole,
+    NemesisSpec, NetworkSpec, Outcome, ProducerSpec, ProtocolSpec, RunSpec, Scenario,
+    ScenarioError, TopicSpec, Truncation,
 };
 use kafsim::sim::time::Duration;
 
@@ -52,7 +52,10 @@ fn base_is_valid_and_ten_lines() {
     assert_eq!(BASE.lines().count(), 10);
     let s = scenario::parse("scenario.toml", BASE).unwrap();
     // Defaults of every optional table.
-    assert_eq!(s.run, RunSpec { duration: ms(30_000), heal: ms(20_000), liveness: ms(20_000), seed: 1 });
+    assert_eq!(
+        s.run,
+        RunSpec { duration: ms(30_000), heal: ms(20_000), liveness: ms(20_000), seed: 1 }
+    );
     assert_eq!(
         s.network,
         NetworkSpec {
@@ -412,6 +415,8 @@ violations = ["lost-write"]
             fault_duration_min: ms(2_000),
             fault_duration_max: ms(2_000),
             targets: names(&["b1", "b2", "reader1"]),
+            roles: vec![],
+            concurrency: 1,
         }),
         expect: Expect {
             outcome: Outcome::Violation,
@@ -429,6 +434,60 @@ fn nemesis_defaults_target_every_broker() {
     assert_eq!(nemesis.targets, ["b1", "b2", "b3"]);
     assert_eq!((nemesis.interval_min, nemesis.interval_max), (ms(1_000), ms(5_000)));
     assert_eq!((nemesis.fault_duration_min, nemesis.fault_duration_max), (ms(1_000), ms(4_000)));
+}
+
+/// Roles replace the default targets; with `targets` too, a fault picks among both.
+#[test]
+fn nemesis_roles_and_concurrency() {
+    let nemesis = |extra: &str| {
+        let text = with(&format!("[nemesis]\nkinds = [\"crash\"]\n{extra}"));
+        scenario::parse("scenario.toml", &text).unwrap().nemesis.unwrap()
+    };
+    let n = nemesis("roles = [\"leader\", \"follower\"]\nconcurrency = 3\n");
+    assert_eq!(n.roles, [NemesisRole::Leader, NemesisRole::Follower]);
+    assert_eq!(n.targets, Vec::<String>::new());
+    assert_eq!(n.concurrency, 3);
+    let n = nemesis("roles = [\"follower\"]\ntargets = [\"controller\"]\n");
+    assert_eq!((n.roles, n.targets), (vec![NemesisRole::Follower], vec!["controller".to_string()]));
+    assert_eq!(nemesis("").concurrency, 1);
+    assert_eq!(nemesis("").roles, []);
+}
+
+#[test]
+fn unknown_nemesis_role() {
+    let text = with("[nemesis]\nkinds = [\"crash\"]\nroles = [\"leader\", \"folower\"]\n");
+    let err = refused(&text, 13, 20, "unknown role value `folower`");
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn nemesis_role_listed_twice() {
+    let text = with("[nemesis]\nkinds = [\"crash\"]\nroles = [\"leader\", \"leader\"]\n");
+    refused(&text, 13, 20, "`leader` is listed twice");
+}
+
+#[test]
+fn empty_nemesis_roles() {
+    let text = with("[nemesis]\nkinds = [\"crash\"]\nroles = []\n");
+    refused(&text, 13, 9, "`roles` is empty");
+}
+
+/// A follower exists only where a topic has two replicas or more.
+#[test]
+fn follower_role_without_followers() {
+    let text = with("[nemesis]\nkinds = [\"crash\"]\nroles = [\"follower\"]\n")
+        .replace("replication_factor = 3", "replication_factor = 1");
+    let err = refused(&text, 13, 10, "no partition has a follower");
+    insta::assert_snapshot!(err.render());
+}
+
+#[test]
+fn nemesis_concurrency_out_of_range() {
+    let text = |n: i64| with(&format!("[nemesis]\nkinds = [\"crash\"]\nconcurrency = {n}\n"));
+    let err = refused(&text(0), 13, 15, "`concurrency` is out of range (0)");
+    insta::assert_snapshot!(err.render());
+    refused(&text(9), 13, 15, "`concurrency` is out of range (9)");
+    refused(&text(-1), 13, 15, "`concurrency` cannot be negative (-1)");
 }
 
 #[test]

@@ -25,6 +25,7 @@ use crate::kafka::{self, KafkaNode, Layout};
 use crate::scenario::{Outcome, Scenario};
 use crate::sim::trace::{TraceRecord, first_divergence};
 use crate::sim::{Duration, Instant, Sim};
+use faults::FaultLog;
 
 /// How often, in simulated time, the state invariants look at the cluster. Looking after
 /// every event is exact but costs several times the simulation itself; the states these
@@ -133,7 +134,7 @@ pub fn run_recorded(
             report.trace_hash = sim.trace().hash();
             report.events = sim.trace().n_events();
             report.sim_time = sim.now() - Instant::ZERO;
-            report.faults = faults;
+            report.faults = faults.borrow().clone();
             records = sim.trace().records().to_vec();
         }
     }
@@ -142,13 +143,12 @@ pub fn run_recorded(
     (report, records, history)
 }
 
-/// Builds the cluster and schedules every fault; returns the fault descriptions.
-fn prepare(scenario: &Scenario, seed: u64, record: bool) -> (Sim<KafkaNode>, Layout, Vec<String>) {
+/// Builds the cluster and schedules every fault; returns the fault descriptions (those of
+/// faults aimed at a role are filled in as they start).
+fn prepare(scenario: &Scenario, seed: u64, record: bool) -> (Sim<KafkaNode>, Layout, FaultLog) {
     let (mut sim, layout) = kafka::build_sim(scenario, seed, record);
-    let timeline = faults::timeline(scenario, seed, &layout);
-    let descriptions = timeline.iter().map(|f| faults::describe(f, &layout)).collect();
-    timeline.into_iter().for_each(|f| sim.schedule_fault(f));
-    (sim, layout, descriptions)
+    let log = faults::schedule(scenario, seed, &layout, &mut sim);
+    (sim, layout, log)
 }
 
 /// What a run's checks found, and the history they read.

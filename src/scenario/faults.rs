@@ -6,14 +6,16 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::error::Problem;
-use super::model::{FaultSpec, FaultSpecKind, NemesisKind, NemesisSpec};
+use super::model::{FaultSpec, FaultSpecKind, NemesisKind, NemesisRole, NemesisSpec, TopicSpec};
 use super::names::{Nodes, no_repeats};
 use super::raw::{Lenient, Names, RawFault, RawNemesis};
 use super::span::key_before;
 use super::spelling::did_you_mean;
 use super::values::{
-    duration, duration_range, int_in, names_non_empty, probability, signed_duration, written,
+    duration, duration_range, int_in, names_non_empty, one_of, probability, signed_duration,
+    written,
 };
+use crate::sim::nemesis::LANES_MAX;
 use crate::sim::time::Duration;
 
 /// Every kind as files spell it (for `[[faults]]` and `[nemesis] kinds` alike), and the
@@ -26,6 +28,12 @@ const KINDS: &[(&str, NemesisKind, &[&str])] = &[
     ("pause", NemesisKind::Pause, &["nodes"]),
     ("clock-skew", NemesisKind::ClockSkew, &["nodes", "offset", "drift_ppm"]),
     ("loss", NemesisKind::Loss, &["nodes", "rate"]),
+];
+
+/// Every role as files spell it, and what it means.
+const ROLES: &[(&str, NemesisRole, &str)] = &[
+    ("leader", NemesisRole::Leader, "the current leader of a data partition"),
+    ("follower", NemesisRole::Follower, "a replica of a data partition other than its leader"),
 ];
 
 const MAX_DRIFT_PPM: i64 = 1_000_000;
@@ -215,7 +223,11 @@ fn groups(
     raw.get_ref().iter().map(|g| nodes.list(g, context)).collect()
 }
 
-pub fn nemesis(raw: &RawNemesis, nodes: &Nodes) -> Result<NemesisSpec, Problem> {
+pub fn nemesis(
+    raw: &RawNemesis,
+    nodes: &Nodes,
+    topics: &[TopicSpec],
+) -> Result<NemesisSpec, Problem> {
     let names = names_non_empty(
         &raw.kinds,
         "kinds",
@@ -241,6 +253,7 @@ pub fn nemesis(raw: &RawNemesis, nodes: &Nodes) -> Result<NemesisSpec, Problem> 
             .label("zero")
             .help("make the shortest fault longer than 0s, e.g. duration = \"1s..4s\""));
     }
+    let roles = raw.roles.as_ref().map(|r| roles(r, topics)).transpose()?.unwrap_or_default();
     let targets = match raw.targets.as_ref() {
         Some(list) => {
             names_non_empty(
@@ -250,8 +263,10 @@ pub fn nemesis(raw: &RawNemesis, nodes: &Nodes) -> Result<NemesisSpec, Problem> 
             )?;
             nodes.list(list, "the nemesis targets")?
         }
-        None => nodes.brokers(),
+        None if roles.is_empty() => nodes.brokers(),
+        None => Vec::new(),
     };
+    let concurrency = raw.concurrency.as_ref().map(concurrency).transpose()?.unwrap_or(1);
     Ok(NemesisSpec {
         kinds,
         interval_min,
@@ -259,5 +274,42 @@ pub fn nemesis(raw: &RawNemesis, nodes: &Nodes) -> Result<NemesisSpec, Problem> 
         fault_duration_min,
         fault_duration_max,
         targets,
+        roles,
+        concurrency,
     })
+}
+
+/// `roles`: known names, each once, and a follower only where some partition has one.
+fn roles(raw: &Names, topics: &[TopicSpec]) -> Result<Vec<NemesisRole>, Problem> {
+    let names = names_non_empty(
+        raw,
+        "roles",
+        "list the roles to hit, e.g. roles = [\"leader\"], or omit `roles`",
+    )?;
+    no_repeats(names)?;
+    names
+        .iter()
+        .map(|name| {
+            let role = one_of(name, "role", ROLES)?;
+            if role == NemesisRole::Follower && topics.iter().all(|t| t.replication_factor < 2) {
+                return Err(Problem::at(name.span(), "no partition has a follower")
+                    .label("every topic has replication_factor = 1")
+                    .help("give a topic replication_factor = 2 or more, or remove \"follower\""));
+            }
+            Ok(role)
+        })
+        .collect()
+}
+
+fn concurrency(value: &Spanned<i64>) -> Result<u32, Problem> {
+    let max = LANES_MAX as i64;
+    int_in(
+        value,
+        "concurrency",
+        1..=max,
+        &format!(
+            "`concurrency` is how many nemesis faults may be active at once, from 1 (one at a \
+             time, the default) to {max}"
+        ),
+    )
 }

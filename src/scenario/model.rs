@@ -394,8 +394,23 @@ pub struct NemesisSpec {
     /// How long each fault lasts.
     pub fault_duration_min: Duration,
     pub fault_duration_max: Duration,
-    /// Nodes the nemesis may target (default: every broker).
+    /// Nodes the nemesis may target (default: every broker, unless `roles` are given).
     pub targets: Vec<String>,
+    /// Roles the nemesis may target besides `targets`, each resolved to a node when its
+    /// fault starts; a fault picks one of the targets and roles, uniformly.
+    pub roles: Vec<NemesisRole>,
+    /// Most faults active at once: independent lanes, each one fault at a time.
+    pub concurrency: u32,
+}
+
+/// Who a nemesis fault may hit besides named nodes, as the controller sees the cluster
+/// when the fault starts. Each fault aims at one data partition, drawn with the timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NemesisRole {
+    /// The partition's current leader.
+    Leader,
+    /// One of the partition's other replicas (drawn with the timeline).
+    Follower,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -128,7 +128,7 @@ pub const TABLES: &[(&str, &[&str])] = &[
             "rate",
         ],
     ),
-    ("[nemesis]", &["kinds", "interval", "duration", "targets"]),
+    ("[nemesis]", &["kinds", "interval", "duration", "targets", "roles", "concurrency"]),
     ("[expect]", &["outcome", "violations", "allowed"]),
 ];
 
@@ -317,6 +317,8 @@ pub struct RawNemesis {
     pub interval: Option<Spanned<Lenient>>,
     pub duration: Option<Spanned<Lenient>>,
     pub targets: Option<Names>,
+    pub roles: Option<Names>,
+    pub concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

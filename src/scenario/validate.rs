@@ -57,7 +57,7 @@ pub fn validate(raw: &RawScenario, text: &str) -> Result<Scenario, Problem> {
         .iter()
         .map(|f| faults::fault(f, (&raw.run.duration, run.duration), &nodes, text))
         .collect::<Result<_, _>>()?;
-    let nemesis = raw.nemesis.as_ref().map(|n| faults::nemesis(n, &nodes)).transpose()?;
+    let nemesis = raw.nemesis.as_ref().map(|n| faults::nemesis(n, &nodes, &topics)).transpose()?;
     let expect = expect(raw.expect.as_ref())?;
     Ok(Scenario {
         name,

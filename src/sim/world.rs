@@ -59,6 +59,7 @@ enum Event<N: Node> {
     Timer { node: NodeId, incarnation: u32, id: TimerId, timer: N::Timer },
     FaultStart { fault_idx: usize },
     FaultEnd { fault_idx: usize },
+    Resolve { deferred_idx: usize },
     Writeback,
 }
 
@@ -84,6 +85,11 @@ struct Slot<N: Node> {
     live_timers: BTreeSet<TimerId>,
 }
 
+/// Resolves a fault when it is due, from the run's state at that moment: the fault to start
+/// now, or `None` when there is nothing to hit. Lets a fault aim at a role, such as the
+/// current leader of a partition, that only the simulated system knows.
+pub type Deferred<N> = Box<dyn FnOnce(&Sim<N>) -> Option<Fault>>;
+
 /// The simulation of one run.
 pub struct Sim<N: Node> {
     config: SimConfig,
@@ -93,6 +99,8 @@ pub struct Sim<N: Node> {
     queue: Scheduler<Event<N>>,
     net: Network,
     faults: Vec<(Fault, FaultState)>,
+    /// Faults resolved when due ([`Sim::schedule_deferred`]); taken when resolved or healed.
+    deferred: Vec<Option<Deferred<N>>>,
     trace: Trace,
     history: Vec<Observed<N::Obs>>,
     next_timer_id: u64,
@@ -120,6 +128,7 @@ impl<N: Node> Sim<N> {
             queue,
             net,
             faults: Vec::new(),
+            deferred: Vec::new(),
             history: Vec::new(),
             next_timer_id: 0,
             n_fault_transitions: 0,
@@ -157,6 +166,14 @@ impl<N: Node> Sim<N> {
         let fault_idx = self.faults.len();
         self.faults.push((fault, FaultState::Pending));
         self.queue.push(at, Event::FaultStart { fault_idx });
+    }
+
+    /// Schedules a fault resolved at `at` (not before the current time) by `resolve`; the
+    /// fault it returns starts then, whatever its own `at`.
+    pub fn schedule_deferred(&mut self, at: Instant, resolve: Deferred<N>) {
+        let deferred_idx = self.deferred.len();
+        self.deferred.push(Some(resolve));
+        self.queue.push(at.max(self.now), Event::Resolve { deferred_idx });
     }
 
     /// Processes every event up to and including `deadline`, then sets the time to it.
@@ -197,6 +214,7 @@ impl<N: Node> Sim<N> {
             }
             Event::FaultStart { fault_idx } => self.start_fault(fault_idx),
             Event::FaultEnd { fault_idx } => self.end_fault(fault_idx),
+            Event::Resolve { deferred_idx } => self.resolve(deferred_idx),
             Event::Writeback => self.writeback(),
         }
         true
@@ -211,6 +229,7 @@ impl<N: Node> Sim<N> {
                 FaultState::Done => {}
             }
         }
+        self.deferred.iter_mut().for_each(|d| *d = None);
     }
 
     pub fn now(&self) -> Instant {
@@ -409,6 +428,24 @@ impl<N: Node> Sim<N> {
             slot.disk.writeback(now, age);
         }
         self.queue.push(now + WRITEBACK_PERIOD, Event::Writeback);
+    }
+
+    /// Resolves a deferred fault and starts what it resolved to (unless healed since).
+    fn resolve(&mut self, deferred_idx: usize) {
+        let Some(resolve) = self.deferred[deferred_idx].take() else { return };
+        let Some(mut fault) = resolve(self) else {
+            self.trace.event(self.now, EventKind::Fault, None, None, deferred_idx as u64, || {
+                format!("deferred fault {deferred_idx} resolved to nothing")
+            });
+            return;
+        };
+        for node in fault.kind.nodes() {
+            assert!((node.0 as usize) < self.slots.len(), "fault names unknown node {node:?}");
+        }
+        fault.at = self.now;
+        let fault_idx = self.faults.len();
+        self.faults.push((fault, FaultState::Pending));
+        self.start_fault(fault_idx);
     }
 
     fn start_fault(&mut self, fault_idx: usize) {

@@ -258,6 +258,33 @@ fn messages_to_a_crashed_node_are_dropped() {
     assert!(sim.node(NodeId(1)).is_none());
 }
 
+/// A deferred fault is resolved from the state at its time: here it crashes whichever node
+/// received message 3 by then, and one due after the heal never resolves.
+#[test]
+fn deferred_fault_resolves_from_the_state_when_due() {
+    let mut sim = two_nodes(SimConfig::new(1), 5);
+    let crash_the_receiver: Deferred<TestNode> = Box::new(|sim: &Sim<TestNode>| {
+        let node =
+            sim.history().iter().find(|o| o.obs == Seen::Got { from: NodeId(0), value: 3 })?.node;
+        let kind = FaultKind::Crash { nodes: vec![node], lose_unflushed: false };
+        Some(Fault { at: Instant::ZERO, duration: Some(ms(100)), kind })
+    });
+    let never: Deferred<TestNode> = Box::new(|_: &Sim<TestNode>| panic!("resolved after heal"));
+    let nothing: Deferred<TestNode> = Box::new(|_: &Sim<TestNode>| None);
+    sim.schedule_deferred(at(50), crash_the_receiver);
+    sim.schedule_deferred(at(60), nothing);
+    sim.schedule_deferred(at(500), never);
+    sim.run_until(at(120));
+    assert!(sim.node(NodeId(1)).is_none(), "the receiver is down");
+    let started: Vec<&Fault> = sim.faults().collect();
+    assert_eq!(started.len(), 1, "nothing to hit: no fault");
+    assert_eq!(started[0].at, at(50), "starts when resolved");
+    sim.run_until(at(200));
+    assert_eq!(starts(&sim, NodeId(1)), [0, 5], "restarted after its 100 ms");
+    sim.heal_all();
+    sim.run_until(at(1000));
+}
+
 #[test]
 fn pause_holds_messages_and_timers_until_resume() {
     let mut sim = two_nodes(SimConfig::new(1), 3);
