@@ -20,7 +20,7 @@
 
 use crate::sim::disk::{Disk, FileId};
 
-use super::protocol::{Entry, NewRecord, Record, TopicPartition};
+use super::protocol::{Entry, NewRecord, PRODUCE_BATCH_RECORDS_MAX, Record, TopicPartition};
 
 /// How many bytes a record counts for `retention.bytes` (a small Kafka record batch with
 /// one record of a few bytes of key and value).
@@ -201,8 +201,19 @@ impl PartitionLog {
         if from >= upto {
             return Vec::new();
         }
-        let end = upto.min(from.saturating_add(max as u64));
         let base = self.log_start_offset;
+        let mut end = upto.min(from.saturating_add(max as u64));
+        // Kafka returns whole batches, past the size limit if need be: a follower that
+        // held only a batch's head would take the producer's retry of it for a duplicate
+        // and acknowledge records it never wrote.
+        let batch_of = |offset: u64| self.records[(offset - base) as usize].producer();
+        while end < upto && batch_of(end).is_some_and(|b| Some(b) == batch_of(end - 1)) {
+            end += 1;
+        }
+        assert!(
+            end - from <= (max + PRODUCE_BATCH_RECORDS_MAX) as u64,
+            "a read past its limit by more than one batch"
+        );
         self.records[(from - base) as usize..(end - base) as usize].to_vec()
     }
 
@@ -428,7 +439,10 @@ impl PartitionLog {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::kafka::protocol::{ProducerStamp, RecordExtra};
 
     fn tp() -> TopicPartition {
         TopicPartition::new("events", 0)
@@ -447,6 +461,40 @@ mod tests {
             );
         }
         (log, disk)
+    }
+
+    #[test]
+    fn a_read_never_ends_inside_a_producer_batch() {
+        let mut disk = Disk::new();
+        let mut log = PartitionLog::open(tp(), &mut disk);
+        // Batches of 3, 4 and 2 records from one idempotent producer, then a plain record.
+        let mut offset = 0;
+        for (base_sequence, len) in [(0u32, 3u32), (3, 4), (7, 2)] {
+            let stamp = ProducerStamp {
+                producer_id: 1,
+                producer_epoch: 0,
+                base_sequence,
+                last_sequence: base_sequence + len - 1,
+            };
+            let extra = Some(Arc::new(RecordExtra::Producer(stamp)));
+            for _ in 0..len {
+                let record = NewRecord { key: 0, value: offset, extra: extra.clone() };
+                log.append_as_leader(&mut disk, 1, record, 0);
+                offset += 1;
+            }
+        }
+        log.append_as_leader(&mut disk, 1, NewRecord::data(0, 99), 0);
+        let offsets = |from, max| -> Vec<u64> {
+            log.read(from, u64::MAX, max).iter().map(|r| r.offset).collect()
+        };
+        // A limit inside the second batch stretches to its end, not further.
+        assert_eq!(offsets(0, 4), (0..7).collect::<Vec<_>>());
+        assert_eq!(offsets(0, 3), [0, 1, 2]);
+        assert_eq!(offsets(4, 1), [4, 5, 6]);
+        assert_eq!(offsets(7, 1), [7, 8]);
+        assert_eq!(offsets(9, 1), [9]);
+        // The end asked for (a consumer's HW) still bounds it.
+        assert_eq!(log.read(0, 5, 4).len(), 5);
     }
 
     #[test]

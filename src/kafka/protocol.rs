@@ -12,8 +12,11 @@ use crate::sim::node::NodeId;
 /// partition, so a produce batch is the unit of ordering and of retry.
 pub const PRODUCE_BATCH_RECORDS_MAX: usize = 200;
 
-/// `fetch.max.bytes`, in records: what one fetch response carries at most.
+/// `fetch.max.bytes`, in records: what one fetch asks for at most. A response ends at a
+/// batch boundary, so it may carry up to one batch more ([`FETCH_RESPONSE_RECORDS_MAX`]).
 pub const FETCH_RECORDS_MAX: usize = 1_000;
+/// The most records one fetch response carries: whole batches past the limit.
+pub const FETCH_RESPONSE_RECORDS_MAX: usize = FETCH_RECORDS_MAX + PRODUCE_BATCH_RECORDS_MAX;
 
 /// A topic's partition, as Kafka names it (`events-0`). The topic name is shared, not
 /// copied: partitions travel in every message and history entry.

@@ -10,8 +10,8 @@ use crate::sim::node::NodeId;
 
 use super::super::client::REQUEST_TIMEOUT_MS;
 use super::super::protocol::{
-    CommittedOffset, ErrorCode, FETCH_RECORDS_MAX, KafkaObs, Msg, OffsetSpec, Record, ResetReason,
-    TopicPartition,
+    CommittedOffset, ErrorCode, FETCH_RESPONSE_RECORDS_MAX, KafkaObs, Msg, OffsetSpec, Record,
+    ResetReason, TopicPartition,
 };
 use super::{App, Consumer, Ctx, Request};
 
@@ -269,7 +269,11 @@ impl Consumer {
         p.validated_epoch = Some(fetch.leader_epoch);
         p.buffer
             .extend(records.into_iter().filter(|r| r.offset >= fetch.offset).map(|r| (r, from)));
-        assert!(p.buffer.len() <= FETCH_RECORDS_MAX, "{}: fetch buffer over its bound", p.tp);
+        assert!(
+            p.buffer.len() <= FETCH_RESPONSE_RECORDS_MAX,
+            "{}: fetch buffer over its bound",
+            p.tp
+        );
         if matches!(self.app, App::Polling) {
             self.app_poll(ctx);
         }
