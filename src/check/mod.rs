@@ -4,6 +4,7 @@ pub mod clients;
 pub mod convergence;
 mod finding;
 pub mod history;
+pub mod liveness;
 pub mod state;
 pub mod view;
 
@@ -42,8 +43,9 @@ pub const INVARIANTS: &[&str] = &[
     "valid-high-watermark",
     "replica-consistency",
     "committed-durability",
-    // After the heal phase (`convergence`).
+    // After the heal phase (`convergence`, `liveness`).
     "replica-divergence",
+    "liveness",
 ];
 
 /// One broken invariant, with what a person needs to understand it.

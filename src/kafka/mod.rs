@@ -22,6 +22,7 @@ pub mod log;
 pub mod node;
 pub mod producer;
 pub mod producer_state;
+pub mod progress;
 pub mod protocol;
 pub mod view;
 

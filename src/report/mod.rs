@@ -72,6 +72,14 @@ pub fn human(report: &RunReport, scenario_path: &str, expect: &Expect) -> String
             let _ = writeln!(out, "  ... and {} more", report.allowed.len() - VIOLATIONS_SHOWN_MAX);
         }
     }
+    match report.converged_after {
+        Some(after) => {
+            let _ = writeln!(out, "recovered  {after} after the heal");
+        }
+        None => {
+            let _ = writeln!(out, "recovered  not within the bound (see `liveness`)");
+        }
+    }
     let _ = writeln!(
         out,
         "events     {}   simulated {}   wall {}ms   speed {:.0}x",
@@ -108,6 +116,9 @@ struct JsonRun<'a> {
     violations: Vec<JsonViolation<'a>>,
     /// Anomalies the scenario's promises allow.
     allowed: Vec<JsonViolation<'a>>,
+    /// How long after the heal the cluster recovered; absent if it did not in time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered_after_ms: Option<u64>,
     trace_hash: String,
     events: u64,
     sim_time_ms: u64,
@@ -126,6 +137,7 @@ pub fn json(report: &RunReport, scenario_path: &str) -> String {
         outcome: outcome_name(report.outcome()),
         violations: report.violations.iter().map(JsonViolation::of).collect(),
         allowed: report.allowed.iter().map(JsonViolation::of).collect(),
+        recovered_after_ms: report.converged_after.map(|d| d.as_millis()),
         trace_hash: format!("{:016x}", report.trace_hash),
         events: report.events,
         sim_time_ms: report.sim_time.as_millis(),

@@ -17,6 +17,7 @@ use crate::check::Violation;
 use crate::check::clients::{FinalLogs, RunFacts, consumer_groups};
 use crate::check::convergence::check_converged;
 use crate::check::history::{Anomaly, check_run};
+use crate::check::liveness::Liveness;
 use crate::check::state::StateChecker;
 use crate::history::History;
 use crate::kafka::protocol::CONSUMER_OFFSETS;
@@ -32,6 +33,10 @@ use faults::FaultLog;
 /// invariants catch last far longer than this.
 pub const STATE_CHECK_INTERVAL: Duration = Duration::from_millis(10);
 
+/// How often, in simulated time, the heal phase looks for the cluster's recovery: the
+/// recovery time is reported to this precision.
+pub const LIVENESS_PROBE_INTERVAL: Duration = Duration::from_millis(100);
+
 /// The outcome of one seed.
 #[derive(Clone, Debug)]
 pub struct RunReport {
@@ -41,6 +46,9 @@ pub struct RunReport {
     /// Anomalies found that the scenario's promises allow (see [`crate::check::history`]):
     /// shown, but not failures.
     pub allowed: Vec<Violation>,
+    /// How long after the heal the cluster had recovered (see [`crate::check::liveness`]);
+    /// `None` if it did not within the scenario's bound (a `liveness` violation).
+    pub converged_after: Option<Duration>,
     pub trace_hash: u64,
     pub events: u64,
     pub sim_time: Duration,
@@ -109,6 +117,7 @@ pub fn run_recorded(
         seed,
         violations: Vec::new(),
         allowed: Vec::new(),
+        converged_after: None,
         trace_hash: 0,
         events: 0,
         sim_time: Duration::ZERO,
@@ -127,6 +136,7 @@ pub fn run_recorded(
                 Ok(checked) => {
                     report.violations = checked.violations;
                     report.allowed = checked.allowed;
+                    report.converged_after = checked.converged_after;
                     history = checked.history;
                 }
                 Err(panic) => report.violations = vec![panic.into_violation(sim.now())],
@@ -156,6 +166,7 @@ struct Checked {
     violations: Vec<Violation>,
     allowed: Vec<Violation>,
     history: History,
+    converged_after: Option<Duration>,
 }
 
 /// The fault phase, the heal, the heal phase, then the checks: the state checker's, the
@@ -165,11 +176,21 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> C
     let fault_phase_end = Instant::ZERO + scenario.run.duration;
     run_checked(sim, layout, &mut state, fault_phase_end);
     sim.heal_all();
-    run_checked(sim, layout, &mut state, fault_phase_end + scenario.run.heal);
+    let readers = kafka::progress::readers(scenario, layout);
+    let mut liveness = Liveness::start(readers, sim.history(), sim.now(), scenario.run.liveness);
+    let heal_end = fault_phase_end + scenario.run.heal;
+    // The heal phase in steps, looking for recovery between them.
+    while sim.now() < heal_end {
+        liveness.probe(sim.history(), &kafka::progress::progress(sim, layout, scenario), sim.now());
+        let step_end = (sim.now() + LIVENESS_PROBE_INTERVAL).min(heal_end);
+        run_checked(sim, layout, &mut state, step_end);
+    }
+    liveness.probe(sim.history(), &kafka::progress::progress(sim, layout, scenario), sim.now());
     let settled = cluster_view(sim, layout);
     state.observe_full(&settled);
     let mut violations = state.violations().to_vec();
     violations.extend(check_converged(&settled));
+    violations.extend(liveness.violation());
     let (history, anomalies) = check_run(sim.history(), scenario, layout, sim.now());
     let (errors, allowed): (Vec<Anomaly>, Vec<Anomaly>) =
         anomalies.into_iter().partition(|a| a.allowed.is_none());
@@ -178,7 +199,7 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> C
         RunFacts { groups: consumer_groups(scenario, layout), final_logs: final_logs(sim, layout) };
     violations.extend(crate::check::clients::check(sim.history(), layout, &facts));
     let allowed = allowed.iter().map(Anomaly::to_violation).collect();
-    Checked { violations, allowed, history }
+    Checked { violations, allowed, history, converged_after: liveness.converged_after() }
 }
 
 /// Every data partition's records below the high watermark of its final leader (the
