@@ -156,7 +156,7 @@ fn run(args: RunArgs) -> u8 {
         }
     } else {
         let (report, records, history) =
-            runner::run_recorded(&scenario, seed, args.trace.is_some());
+            runner::run_explained(&scenario, seed, args.trace.is_some());
         if let Some(file) = &args.trace {
             let layout = kafsim::kafka::Layout::new(&scenario);
             if let Err(error) = std::fs::write(file, trace_text(&records, &layout)) {

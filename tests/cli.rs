@@ -217,3 +217,20 @@ fn a_bad_history_file_exits_2_with_line_and_column() {
     let err = stderr(&output);
     assert!(err.contains(&format!("{path}:2:1: unknown variant `crush`")), "{err}");
 }
+
+/// A violation comes with the story of how it came about, in the human output and in JSON.
+#[test]
+fn violations_are_explained_by_the_events_that_led_to_them() {
+    let scenario = "scenarios/replication/r4-hw-truncation.toml";
+    let output = kafsim(&["run", scenario]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("how it came about:"), "{out}");
+    assert!(out.contains("controller: events-0: broker fenced; leader b2 -> b3 epoch 3"), "{out}");
+    let output = kafsim(&["run", scenario, "--json"]);
+    let run: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let story = run["violations"][0]["explanation"].as_array().expect("an explanation");
+    let last = story.last().and_then(|l| l.as_str()).expect("lines");
+    assert!(last.starts_with("t=13.260s committed-durability: events-0: leader b3"), "{last}");
+    assert!(story.iter().any(|l| l.as_str().is_some_and(|l| l.contains("fault starts: Crash"))));
+}

@@ -2,6 +2,7 @@
 
 pub mod clients;
 pub mod convergence;
+pub mod explain;
 mod finding;
 pub mod history;
 pub mod liveness;

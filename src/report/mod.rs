@@ -51,9 +51,15 @@ pub fn human(report: &RunReport, scenario_path: &str, expect: &Expect) -> String
         let _ = writeln!(out, "  {fault}");
     }
     let _ = writeln!(out, "violations {}", report.violations.len());
-    for violation in report.violations.iter().take(VIOLATIONS_SHOWN_MAX) {
+    for (i, violation) in report.violations.iter().enumerate().take(VIOLATIONS_SHOWN_MAX) {
         let _ =
             writeln!(out, "  {} at {}: {}", violation.invariant, violation.time, violation.detail);
+        if let Some(story) = report.explanations.get(i).filter(|s| !s.is_empty()) {
+            let _ = writeln!(out, "  how it came about:");
+            for line in story {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
     }
     if report.violations.len() > VIOLATIONS_SHOWN_MAX {
         let _ = writeln!(out, "  ... and {} more", report.violations.len() - VIOLATIONS_SHOWN_MAX);
@@ -100,11 +106,19 @@ struct JsonViolation<'a> {
     invariant: &'a str,
     time_ms: u64,
     detail: &'a str,
+    /// The events that led to it, when the run was explained.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    explanation: &'a [String],
 }
 
 impl<'a> JsonViolation<'a> {
     fn of(v: &'a crate::check::Violation) -> Self {
-        JsonViolation { invariant: v.invariant, time_ms: v.time.as_millis(), detail: &v.detail }
+        JsonViolation {
+            invariant: v.invariant,
+            time_ms: v.time.as_millis(),
+            detail: &v.detail,
+            explanation: &[],
+        }
     }
 }
 
@@ -135,7 +149,15 @@ pub fn json(report: &RunReport, scenario_path: &str) -> String {
         scenario: &report.scenario,
         seed: report.seed,
         outcome: outcome_name(report.outcome()),
-        violations: report.violations.iter().map(JsonViolation::of).collect(),
+        violations: report
+            .violations
+            .iter()
+            .enumerate()
+            .map(|(i, v)| JsonViolation {
+                explanation: report.explanations.get(i).map_or(&[], Vec::as_slice),
+                ..JsonViolation::of(v)
+            })
+            .collect(),
         allowed: report.allowed.iter().map(JsonViolation::of).collect(),
         recovered_after_ms: report.converged_after.map(|d| d.as_millis()),
         trace_hash: format!("{:016x}", report.trace_hash),

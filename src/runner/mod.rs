@@ -49,6 +49,9 @@ pub struct RunReport {
     /// How long after the heal the cluster had recovered (see [`crate::check::liveness`]);
     /// `None` if it did not within the scenario's bound (a `liveness` violation).
     pub converged_after: Option<Duration>,
+    /// Per violation (same order), the narrative of the events that led to it, when the
+    /// run was explained ([`run_explained`]); else empty.
+    pub explanations: Vec<Vec<String>>,
     pub trace_hash: u64,
     pub events: u64,
     pub sim_time: Duration,
@@ -104,6 +107,37 @@ pub fn run_traced(scenario: &Scenario, seed: u64) -> (RunReport, Vec<TraceRecord
     (report, trace)
 }
 
+/// As [`run_recorded`], with every violation explained (see [`crate::check::explain`]):
+/// a run that broke something and was not recorded is replayed with its trace on (the
+/// report's figures stay the first run's).
+pub fn run_explained(
+    scenario: &Scenario,
+    seed: u64,
+    record: bool,
+) -> (RunReport, Vec<TraceRecord>, History) {
+    let (mut report, trace, history) = run_recorded(scenario, seed, record);
+    if report.violations.is_empty() {
+        return (report, trace, history);
+    }
+    let layout = Layout::new(scenario);
+    let explain = |trace: &[TraceRecord]| -> Vec<Vec<String>> {
+        report
+            .violations
+            .iter()
+            .map(|v| crate::check::explain::explain(v, trace, &layout))
+            .collect()
+    };
+    let explanations = if record {
+        explain(&trace)
+    } else {
+        let (replay, replay_trace) = run_traced(scenario, seed);
+        assert_eq!(replay.trace_hash, report.trace_hash, "a replay of seed {seed} differs");
+        explain(&replay_trace)
+    };
+    report.explanations = explanations;
+    (report, trace, history)
+}
+
 /// Runs one seed; returns its report, its trace when `record` is set (else empty), and its
 /// client history (empty if the run panicked).
 pub fn run_recorded(
@@ -118,6 +152,7 @@ pub fn run_recorded(
         violations: Vec::new(),
         allowed: Vec::new(),
         converged_after: None,
+        explanations: Vec::new(),
         trace_hash: 0,
         events: 0,
         sim_time: Duration::ZERO,
