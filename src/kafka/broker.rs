@@ -42,7 +42,7 @@ use crate::scenario::{Acks, BrokerSpec, HighWatermarkIsr, IsrExpansion, Protocol
 use crate::sim::node::{Context, NodeId};
 use crate::sim::time::{Duration, Instant};
 
-use super::log::PartitionLog;
+use super::log::{OlderEpochs, PartitionLog};
 use super::node::KafkaNode;
 use super::producer::BOOT_FILE;
 use super::producer_state::{BatchCheck, ProducerStateTable};
@@ -288,7 +288,7 @@ impl Broker {
         let names: Vec<String> = ctx.disk().file_names().map(str::to_string).collect();
         for name in names {
             let Some(tp) = PartitionLog::parse_file_name(&name) else { continue };
-            let mut log = PartitionLog::open(tp.clone(), ctx.disk());
+            let mut log = PartitionLog::open_with(tp.clone(), ctx.disk(), self.older_epochs());
             log.restore_high_watermark(checkpoint.get(&tp).copied().unwrap_or(0));
             ctx.annotate(format!(
                 "{tp}: loaded log, start {} LEO {} HW {} epochs {:?}",
@@ -557,10 +557,18 @@ impl Broker {
         }
     }
 
+    /// Logs tolerate records of older epochs only under the truncations before KIP-279.
+    fn older_epochs(&self) -> OlderEpochs {
+        match self.config.protocol.truncation {
+            Truncation::LeaderEpoch => OlderEpochs::Refuse,
+            Truncation::HighWatermark | Truncation::LeaderEpochKip101 => OlderEpochs::Tolerate,
+        }
+    }
+
     fn reconcile(&mut self, ctx: &mut Ctx<'_>, state: &PartitionState) {
         let tp = &state.tp;
         if !self.replicas.contains_key(tp) {
-            let log = PartitionLog::open(tp.clone(), ctx.disk());
+            let log = PartitionLog::open_with(tp.clone(), ctx.disk(), self.older_epochs());
             self.replicas.insert(tp.clone(), Replica { log, leader_epoch: 0, role: Role::Offline });
         }
         let id = self.id;

@@ -58,6 +58,22 @@ pub struct PartitionLog {
     high_watermark: u64,
     /// Records appended since the last fsync (for `log.flush.interval.messages`).
     unflushed_messages: u64,
+    /// Whether a record may carry an epoch older than the cache's latest (see
+    /// [`PartitionLog::open_with`]).
+    older_epochs: OlderEpochs,
+}
+
+/// What a log does with a record whose epoch is older than its latest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OlderEpochs {
+    /// Refuse it (a panic): since KIP-279 a follower truncates to the leader's log before
+    /// fetching, so its log's epochs never go back.
+    Refuse,
+    /// Append it and leave the epoch cache as it is, as Kafka did before KIP-279
+    /// (`LeaderEpochFileCache.assign` warned "out of order" and moved on): KIP-101's and
+    /// the high-watermark truncation let a follower keep records of an epoch the leader
+    /// never had and fetch older-epoch records on top (R6).
+    Tolerate,
 }
 
 impl PartitionLog {
@@ -76,6 +92,15 @@ impl PartitionLog {
     /// Opens the log from whatever the disk holds. The HW starts at the log start offset;
     /// the broker restores it from its HW checkpoint ([`Self::restore_high_watermark`]).
     pub fn open(tp: TopicPartition, disk: &mut Disk<Entry>) -> Self {
+        Self::open_with(tp, disk, OlderEpochs::Refuse)
+    }
+
+    /// Opens the log, with records of older epochs refused or tolerated.
+    pub fn open_with(
+        tp: TopicPartition,
+        disk: &mut Disk<Entry>,
+        older_epochs: OlderEpochs,
+    ) -> Self {
         let file = disk.open(&Self::file_name(&tp));
         let mut log = PartitionLog {
             tp,
@@ -86,6 +111,7 @@ impl PartitionLog {
             epochs: Vec::new(),
             high_watermark: 0,
             unflushed_messages: disk.unflushed_len(file) as u64,
+            older_epochs,
         };
         for (i, entry) in disk.read(file).iter().enumerate() {
             match entry {
@@ -156,7 +182,12 @@ impl PartitionLog {
         );
         match self.latest_epoch() {
             Some(latest) if record.leader_epoch < latest => {
-                panic!("{}: record epoch {} after epoch {latest}", self.tp, record.leader_epoch)
+                assert!(
+                    self.older_epochs == OlderEpochs::Tolerate,
+                    "{}: record epoch {} after epoch {latest}",
+                    self.tp,
+                    record.leader_epoch
+                );
             }
             Some(latest) if record.leader_epoch == latest => {}
             _ => self.assign_epoch_start(record.leader_epoch, record.offset),
@@ -520,6 +551,21 @@ mod tests {
     #[should_panic(expected = "after epoch")]
     fn epochs_in_a_log_never_go_back() {
         log_with(&[2, 1]);
+    }
+
+    #[test]
+    fn before_kip_279_a_log_takes_older_epochs_and_its_cache_stays() {
+        let mut disk = Disk::new();
+        let mut log = PartitionLog::open_with(tp(), &mut disk, OlderEpochs::Tolerate);
+        for (offset, epoch) in [(0, 1), (1, 3), (2, 2), (3, 3)] {
+            log.append(&mut disk, NewRecord::data(0, offset).at(offset, epoch), 0);
+        }
+        let expect =
+            [(1, 0), (3, 1)].map(|(epoch, start_offset)| EpochEntry { epoch, start_offset });
+        assert_eq!(log.epochs(), &expect);
+        assert_eq!(log.log_end_offset(), 4);
+        let reopened = PartitionLog::open_with(tp(), &mut disk, OlderEpochs::Tolerate);
+        assert_eq!(reopened.records(), log.records());
     }
 
     #[test]
