@@ -48,8 +48,32 @@ pub(super) fn check(index: &Index, found: &mut Found) {
     }
 }
 
+/// Whether the invocation order and the log order agree: every send lands above every
+/// send invoked strictly before it (`sends` sorted by invocation). Then the graph is
+/// acyclic and need not be built: the common case, checked in one pass.
+fn in_order(sends: &[Send]) -> bool {
+    let mut highest_before: Option<u64> = None;
+    for same in sends.chunk_by(|a, b| a.0 == b.0) {
+        let lowest = same.iter().map(|s| s.1).min().expect("non-empty");
+        if highest_before.is_some_and(|h| lowest <= h) {
+            return false;
+        }
+        let highest = same.iter().map(|s| s.1).max().expect("non-empty");
+        highest_before = Some(highest_before.map_or(highest, |h| h.max(highest)));
+    }
+    // Equal offsets within one instant are a cycle too (log order both ways).
+    sends.chunk_by(|a, b| a.0 == b.0).all(|same| {
+        let mut offsets: Vec<u64> = same.iter().map(|s| s.1).collect();
+        offsets.sort_unstable();
+        offsets.windows(2).all(|w| w[0] < w[1])
+    })
+}
+
 /// The strongly connected components of more than one send, each sorted by invocation.
 fn reordered_clusters(sends: &[Send]) -> Vec<Vec<Send>> {
+    if in_order(sends) {
+        return Vec::new();
+    }
     let mut graph: DiGraph<Option<usize>, ()> = DiGraph::new();
     let nodes: Vec<NodeIndex> = (0..sends.len()).map(|i| graph.add_node(Some(i))).collect();
     // Invocation order, through one junction per distinct invocation instant.

@@ -43,11 +43,12 @@ pub(super) fn check(index: &Index, found: &mut Found) {
             Call::Poll { reads } if op.outcome == Outcome::Ok => {
                 for read in reads.iter().filter(|r| !r.records.is_empty()) {
                     let tp = index.find_tp(&read.topic, read.partition).expect("indexed");
-                    let offsets: Vec<u64> = read.records.iter().map(|&(o, _)| o).collect();
+                    let (first, _) = read.records[0];
+                    let (last, _) = *read.records.last().expect("non-empty");
                     let slot = expected.entry((process, tp)).or_insert(Expected::Any);
-                    between(index, tp, process, i, *slot, offsets[0], found);
-                    within(index, tp, process, i, &offsets, found);
-                    *slot = Expected::After { offset: *offsets.last().expect("non-empty"), op: i };
+                    between(index, tp, process, i, *slot, first, found);
+                    within(index, tp, process, i, &read.records, found);
+                    *slot = Expected::After { offset: last, op: i };
                 }
             }
             _ => {}
@@ -106,11 +107,21 @@ fn between(
 }
 
 /// Successive records of one poll's partition.
-fn within(index: &Index, tp: usize, process: usize, op: usize, offsets: &[u64], found: &mut Found) {
+fn within(
+    index: &Index,
+    tp: usize,
+    process: usize,
+    op: usize,
+    records: &[(u64, u64)],
+    found: &mut Found,
+) {
     let part = &index.parts[tp];
     let at_ns = index.history.ops[op].complete_ns;
-    for pair in offsets.windows(2) {
-        let (prev, offset) = (pair[0], pair[1]);
+    for pair in records.windows(2) {
+        let (prev, offset) = (pair[0].0, pair[1].0);
+        if offset == prev + 1 {
+            continue;
+        }
         let name = if offset <= prev {
             INT_NONMONOTONIC_POLL
         } else if observed_within(part, prev + 1, offset) {

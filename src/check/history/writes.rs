@@ -161,7 +161,8 @@ fn offset_allowed(index: &Index, same: &[Seen]) -> Option<&'static str> {
 /// `duplicate`: a value observed at more than one offset.
 fn duplicates(index: &Index, tp: usize, seen: &[Seen], found: &mut Found) {
     let mut by_value: Vec<&Seen> = seen.iter().collect();
-    by_value.sort_unstable_by_key(|s| (s.value, s.offset));
+    // Values mostly grow with offsets (per producer): a stable sort merges those runs.
+    by_value.sort_by_key(|s| (s.value, s.offset));
     for same in by_value.chunk_by(|a, b| a.value == b.value).filter(|s| s.len() > 1) {
         let value = same[0].value;
         let writer = index.write_of(value);
