@@ -2,8 +2,9 @@
 //! the controller's partition state at one moment. `kafka::view` builds it from a running
 //! simulation; tests build it by hand, which is how each invariant is shown to fire on a
 //! broken state and stay silent on a sound one.
-
-use std::collections::BTreeMap;
+//!
+//! The view borrows everything (names, partitions, logs, ISRs) from the nodes: the runner
+//! builds one every few milliseconds of simulated time, so building it must not copy.
 
 use crate::kafka::protocol::{Record, TopicPartition};
 use crate::sim::{Instant, NodeId};
@@ -15,16 +16,17 @@ pub struct ClusterView<'a> {
     /// Every broker, live or not, in id order.
     pub brokers: Vec<BrokerView<'a>>,
     /// `None` while the controller is crashed.
-    pub controller: Option<ControllerView>,
+    pub controller: Option<ControllerView<'a>>,
 }
 
 #[derive(Clone, Debug)]
 pub struct BrokerView<'a> {
     pub id: NodeId,
-    pub name: String,
+    pub name: &'a str,
     /// False while crashed; a crashed broker's replicas are empty (its memory is gone).
     pub alive: bool,
-    pub replicas: BTreeMap<TopicPartition, ReplicaView<'a>>,
+    /// Its replicas, in partition order, each partition once.
+    pub replicas: Vec<(&'a TopicPartition, ReplicaView<'a>)>,
 }
 
 /// One replica as its broker holds it in memory.
@@ -48,19 +50,27 @@ pub struct ReplicaView<'a> {
 
 /// The controller's committed state of one partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionView {
+pub struct PartitionView<'a> {
     pub leader: Option<NodeId>,
     pub leader_epoch: u32,
     pub partition_epoch: u32,
-    pub replicas: Vec<NodeId>,
-    pub isr: Vec<NodeId>,
+    pub replicas: &'a [NodeId],
+    pub isr: &'a [NodeId],
     /// KIP-966 eligible leader replicas.
-    pub elr: Vec<NodeId>,
+    pub elr: &'a [NodeId],
 }
 
 #[derive(Clone, Debug)]
-pub struct ControllerView {
-    pub partitions: BTreeMap<TopicPartition, PartitionView>,
+pub struct ControllerView<'a> {
+    /// In partition order, each partition once.
+    pub partitions: Vec<(&'a TopicPartition, PartitionView<'a>)>,
+}
+
+impl<'a> BrokerView<'a> {
+    /// This broker's replica of `tp`, if it holds one.
+    pub fn replica(&self, tp: &TopicPartition) -> Option<&ReplicaView<'a>> {
+        self.replicas.iter().find(|(t, _)| *t == tp).map(|(_, r)| r)
+    }
 }
 
 impl ReplicaView<'_> {

@@ -1,8 +1,6 @@
 //! The state view the invariant checkers read ([`crate::check::view`]), filled from the
 //! live nodes of a running simulation.
 
-use std::collections::BTreeMap;
-
 use crate::check::view::{BrokerView, ClusterView, ControllerView, PartitionView, ReplicaView};
 use crate::sim::Sim;
 
@@ -11,7 +9,8 @@ use super::node::KafkaNode;
 
 /// The cluster as it is now: every broker (a crashed one is `alive: false` with no
 /// replicas: its memory is gone), and the controller's committed partition state (`None`
-/// while it is crashed).
+/// while it is crashed). Everything is borrowed from the nodes; partitions come in the
+/// nodes' own (sorted) order.
 pub fn cluster_view<'a>(sim: &'a Sim<KafkaNode>, layout: &'a Layout) -> ClusterView<'a> {
     let brokers = layout
         .brokers
@@ -33,10 +32,10 @@ pub fn cluster_view<'a>(sim: &'a Sim<KafkaNode>, layout: &'a Layout) -> ClusterV
                         isr: replica.isr(),
                         pending_isr: replica.pending_isr(),
                     };
-                    (tp.clone(), view)
+                    (tp, view)
                 })
                 .collect();
-            BrokerView { id, name: layout.name(id).to_string(), alive: broker.is_some(), replicas }
+            BrokerView { id, name: layout.name(id), alive: broker.is_some(), replicas }
         })
         .collect();
     let controller =
@@ -48,13 +47,13 @@ pub fn cluster_view<'a>(sim: &'a Sim<KafkaNode>, layout: &'a Layout) -> ClusterV
                         leader: p.leader,
                         leader_epoch: p.leader_epoch,
                         partition_epoch: p.partition_epoch,
-                        replicas: p.replicas.clone(),
-                        isr: p.isr.clone(),
-                        elr: p.elr.clone(),
+                        replicas: &p.replicas,
+                        isr: &p.isr,
+                        elr: &p.elr,
                     };
-                    (p.tp.clone(), view)
+                    (&p.tp, view)
                 })
-                .collect::<BTreeMap<_, _>>(),
+                .collect(),
         });
     ClusterView { time: sim.now(), brokers, controller }
 }
