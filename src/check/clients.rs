@@ -141,29 +141,66 @@ struct AckedSend {
     time: Instant,
 }
 
-/// Every value seen in one partition: per offset (the index; offsets are dense, so a
-/// vector beats a map), the first sighting of each distinct value.
+/// Per offset (the index; offsets are dense, so a vector beats a map), the distinct values
+/// seen there, in the order first seen. Nearly every offset holds one value, kept inline;
+/// the rare others (a divergence, a duplicate) go to a side table, so the common case
+/// costs no allocation of its own.
+#[derive(Clone, Debug)]
+struct ByOffset<T> {
+    first: Vec<Option<T>>,
+    /// Offset -> the values after the first, in the order first seen.
+    more: BTreeMap<u64, Vec<T>>,
+}
+
+impl<T> Default for ByOffset<T> {
+    fn default() -> Self {
+        ByOffset { first: Vec::new(), more: BTreeMap::new() }
+    }
+}
+
+impl<T: Copy> ByOffset<T> {
+    /// Adds `item` at `offset` unless a value there is `same` as it.
+    fn add(&mut self, offset: u64, item: T, same: impl Fn(&T) -> bool) {
+        let idx = usize::try_from(offset).expect("offset fits in memory");
+        if idx >= self.first.len() {
+            self.first.resize(idx + 1, None);
+        }
+        match &self.first[idx] {
+            None => self.first[idx] = Some(item),
+            Some(first) if same(first) => {}
+            Some(_) => {
+                let more = self.more.entry(offset).or_default();
+                if !more.iter().any(&same) {
+                    more.push(item);
+                }
+            }
+        }
+    }
+
+    /// The values at `offset`, in the order first seen.
+    fn at(&self, offset: u64) -> impl Iterator<Item = &T> + Clone {
+        let first = usize::try_from(offset).ok().and_then(|idx| self.first.get(idx)?.as_ref());
+        let more = self.more.get(&offset).map_or(&[][..], Vec::as_slice);
+        first.into_iter().chain(more)
+    }
+
+    /// Every value at every offset.
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        self.first.iter().flatten().chain(self.more.values().flatten())
+    }
+}
+
+/// Every value seen in one partition: per offset, the first sighting of each distinct
+/// value.
 #[derive(Clone, Debug, Default)]
 struct PartitionValues {
-    by_offset: Vec<Vec<Sighting>>,
+    by_offset: ByOffset<Sighting>,
 }
 
 impl PartitionValues {
     fn add(&mut self, sighting: Sighting) {
-        let at = grow_to(&mut self.by_offset, sighting.offset);
-        if !at.iter().any(|s| s.value == sighting.value) {
-            at.push(sighting);
-        }
+        self.by_offset.add(sighting.offset, sighting, |s| s.value == sighting.value);
     }
-}
-
-/// The element at index `offset`, growing the vector to hold it.
-fn grow_to<T: Default>(by_offset: &mut Vec<T>, offset: u64) -> &mut T {
-    let idx = usize::try_from(offset).expect("offset fits in memory");
-    if idx >= by_offset.len() {
-        by_offset.resize_with(idx + 1, T::default);
-    }
-    &mut by_offset[idx]
 }
 
 /// What one group read of one partition.
@@ -171,8 +208,8 @@ fn grow_to<T: Default>(by_offset: &mut Vec<T>, offset: u64) -> &mut T {
 struct GroupReads {
     /// Per member, where it started reading: its first reset or its first read.
     starts: Vec<(NodeId, u64)>,
-    /// Per offset (the index), the distinct values read there and who first read each.
-    by_offset: Vec<Vec<(u64, NodeId)>>,
+    /// Per offset, the distinct values read there and who first read each.
+    by_offset: ByOffset<(u64, NodeId)>,
     /// (time, offset) each time the furthest offset read grew, in time order.
     frontier: Vec<(Instant, u64)>,
 }
@@ -192,17 +229,14 @@ impl GroupReads {
 
     fn add(&mut self, time: Instant, offset: u64, value: u64, reader: NodeId) {
         self.started(reader, offset);
-        let at = grow_to(&mut self.by_offset, offset);
-        if !at.iter().any(|&(v, _)| v == value) {
-            at.push((value, reader));
-        }
+        self.by_offset.add(offset, (value, reader), |&(v, _)| v == value);
         if self.furthest().is_none_or(|f| offset > f) {
             self.frontier.push((time, offset));
         }
     }
 
-    fn at(&self, offset: u64) -> &[(u64, NodeId)] {
-        self.by_offset.get(offset as usize).map_or(&[], Vec::as_slice)
+    fn at(&self, offset: u64) -> impl Iterator<Item = &(u64, NodeId)> + Clone {
+        self.by_offset.at(offset)
     }
 
     fn furthest(&self) -> Option<u64> {
@@ -513,7 +547,7 @@ impl Tables {
 fn duplicates(tables: &Tables, layout: &Layout) -> Vec<Violation> {
     let mut violations = Vec::new();
     for (tp, values) in tables.values.iter() {
-        let mut seen: Vec<&Sighting> = values.by_offset.iter().flatten().collect();
+        let mut seen: Vec<&Sighting> = values.by_offset.iter().collect();
         seen.sort_unstable_by_key(|s| (s.value, s.offset));
         let mut finding = Finding::new();
         let mut producers = BTreeSet::new();
@@ -821,16 +855,15 @@ fn missed_records(tables: &Tables, layout: &Layout, facts: &RunFacts) -> Vec<Vio
                 continue;
             }
             let there = reads.at(offset);
-            if there.iter().any(|&(v, _)| v == value) {
+            if there.clone().any(|&(v, _)| v == value) {
                 continue;
             }
             let reached = reads.first_reached(offset).expect("offset is below the furthest read");
             finding.add(reached, || {
-                let instead = if there.is_empty() {
+                let instead = if there.clone().next().is_none() {
                     "nothing read there".to_string()
                 } else {
                     let read: Vec<String> = there
-                        .iter()
                         .map(|&(v, c)| format!("{} by {}", value_name(layout, v), layout.name(c)))
                         .collect();
                     format!("read there instead: {}", read.join("; "))
