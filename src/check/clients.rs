@@ -159,6 +159,10 @@ impl<T> Default for ByOffset<T> {
 }
 
 impl<T: Copy> ByOffset<T> {
+    fn with_capacity(offsets: usize) -> Self {
+        ByOffset { first: Vec::with_capacity(offsets), more: BTreeMap::new() }
+    }
+
     /// Adds `item` at `offset` unless a value there is `same` as it.
     fn add(&mut self, offset: u64, item: T, same: impl Fn(&T) -> bool) {
         let idx = usize::try_from(offset).expect("offset fits in memory");
@@ -198,9 +202,20 @@ struct PartitionValues {
 }
 
 impl PartitionValues {
+    fn with_capacity(offsets: usize) -> Self {
+        PartitionValues { by_offset: ByOffset::with_capacity(offsets) }
+    }
+
     fn add(&mut self, sighting: Sighting) {
         self.by_offset.add(sighting.offset, sighting, |s| s.value == sighting.value);
     }
+}
+
+/// Offsets in `tp`'s final log: how many offsets its tables will likely span, so that they
+/// are allocated once.
+fn final_log_len(facts: &RunFacts, tp: &TopicPartition) -> usize {
+    let last = facts.final_logs.get(tp).and_then(|log| log.last());
+    last.map_or(0, |&(offset, _)| usize::try_from(offset).map_or(0, |o| o + 1))
 }
 
 /// What one group read of one partition.
@@ -215,6 +230,10 @@ struct GroupReads {
 }
 
 impl GroupReads {
+    fn with_capacity(offsets: usize) -> Self {
+        GroupReads { by_offset: ByOffset::with_capacity(offsets), ..GroupReads::default() }
+    }
+
     fn started(&mut self, member: NodeId, offset: u64) {
         if !self.starts.iter().any(|&(m, _)| m == member) {
             assert!(self.starts.len() < 1 << 16, "members of one group are bounded");
@@ -267,9 +286,15 @@ impl<K, V> Default for Slots<K, V> {
     }
 }
 
-impl<K: Ord + Clone, V: Default> Slots<K, V> {
-    /// The slot of the key `make` builds, built only when it is not the last one asked.
-    fn slot(&mut self, is_last: impl Fn(&K) -> bool, make: impl FnOnce() -> K) -> &mut V {
+impl<K: Ord + Clone, V> Slots<K, V> {
+    /// The slot of the key `make` builds, built only when it is not the last one asked;
+    /// a new slot holds `fresh()`.
+    fn slot(
+        &mut self,
+        is_last: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> K,
+        fresh: impl FnOnce() -> V,
+    ) -> &mut V {
         let i = match &self.last {
             Some((key, i)) if is_last(key) => *i,
             _ => {
@@ -277,7 +302,7 @@ impl<K: Ord + Clone, V: Default> Slots<K, V> {
                 let next = self.values.len();
                 let i = *self.index.entry(key.clone()).or_insert(next);
                 if i == next {
-                    self.values.push(V::default());
+                    self.values.push(fresh());
                 }
                 self.last = Some((key, i));
                 i
@@ -359,9 +384,12 @@ impl Tables {
             KafkaObs::Acked { tp, value, offset, leader_epoch, .. } => {
                 let sighting =
                     Sighting { value: *value, offset: *offset, time: o.time, reader: None };
-                self.sighted(tp, sighting);
-                let acked =
-                    self.acked.slot(|k| k.0 == o.node && k.1 == *tp, || (o.node, tp.clone()));
+                self.sighted(tp, sighting, facts);
+                let acked = self.acked.slot(
+                    |k| k.0 == o.node && k.1 == *tp,
+                    || (o.node, tp.clone()),
+                    Vec::new,
+                );
                 acked.push(AckedSend {
                     value: *value,
                     offset: *offset,
@@ -372,8 +400,8 @@ impl Tables {
             KafkaObs::Read { tp, value, offset, .. } => {
                 let sighting =
                     Sighting { value: *value, offset: *offset, time: o.time, reader: Some(o.node) };
-                self.sighted(tp, sighting);
-                self.group_reads(o.node, tp, readers).add(o.time, *offset, *value, o.node);
+                self.sighted(tp, sighting, facts);
+                self.group_reads(o.node, tp, readers, facts).add(o.time, *offset, *value, o.node);
             }
             KafkaObs::ProducerId { .. } => {
                 self.idempotent.insert(o.node);
@@ -391,7 +419,7 @@ impl Tables {
                 ResetReason::AutoOffsetReset | ResetReason::Committed => {
                     let member = (readers(), tp.clone(), o.node);
                     self.processing_starts.entry(member).or_insert(*to);
-                    self.group_reads(o.node, tp, readers).started(o.node, *to);
+                    self.group_reads(o.node, tp, readers, facts).started(o.node, *to);
                 }
                 ResetReason::OutOfRange if to > from => {
                     self.skipped.entry((readers(), tp.clone())).or_default().push((*from, *to));
@@ -465,8 +493,9 @@ impl Tables {
         self.invocations.get(&(o.node, op)).copied().unwrap_or(o.time)
     }
 
-    fn sighted(&mut self, tp: &TopicPartition, sighting: Sighting) {
-        self.values.slot(|k| k == tp, || tp.clone()).add(sighting);
+    fn sighted(&mut self, tp: &TopicPartition, sighting: Sighting, facts: &RunFacts) {
+        let fresh = || PartitionValues::with_capacity(final_log_len(facts, tp));
+        self.values.slot(|k| k == tp, || tp.clone(), fresh).add(sighting);
     }
 
     /// The reads of `consumer`'s group in `tp`.
@@ -475,6 +504,7 @@ impl Tables {
         consumer: NodeId,
         tp: &TopicPartition,
         readers: impl FnOnce() -> Readers,
+        facts: &RunFacts,
     ) -> &mut GroupReads {
         // The slot last asked for is this consumer's for this partition only if the last
         // consumer asking was this one.
@@ -482,7 +512,8 @@ impl Tables {
         if !same {
             self.last_reader = Some((consumer, tp.clone()));
         }
-        self.reads.slot(|_| same, || (readers(), tp.clone()))
+        let fresh = || GroupReads::with_capacity(final_log_len(facts, tp));
+        self.reads.slot(|_| same, || (readers(), tp.clone()), fresh)
     }
 
     /// `split-assignment`: a second member given the partition in the same generation.

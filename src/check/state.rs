@@ -75,6 +75,7 @@ mod simple;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::kafka::protocol::{Record, TopicPartition};
 use crate::sim::{Instant, NodeId};
@@ -99,7 +100,7 @@ pub struct StateChecker {
     /// Partition -> index into `partitions` and `tps`.
     index: BTreeMap<TopicPartition, usize>,
     /// Index -> partition.
-    tps: Vec<TopicPartition>,
+    tps: Vec<Known>,
     /// The index [`Self::index_of`] tries first: the one after the last asked. Views list
     /// partitions in the same order call after call, so this spares most map look-ups.
     hint: usize,
@@ -126,6 +127,35 @@ struct PartitionTrack {
     strong: SmallMap<(NodeId, NodeId), PairMark>,
     /// (replica, replica), lower id first -> how far their logs were compared.
     consistent: SmallMap<(NodeId, NodeId), PairMark>,
+}
+
+/// A tracked partition, and other copies of its topic name seen in views: nodes share topic
+/// names through `Arc`s, but not all the same one. A view's partition whose name is one of
+/// these, by address, is this partition without comparing text; holding the copies keeps
+/// their addresses theirs.
+#[derive(Debug)]
+struct Known {
+    tp: TopicPartition,
+    aliases: Vec<Arc<str>>,
+}
+
+/// Copies of a topic name remembered per partition.
+const ALIASES_MAX: usize = 8;
+
+impl Known {
+    fn is(&self, tp: &TopicPartition) -> bool {
+        self.tp.partition == tp.partition
+            && (Arc::ptr_eq(&self.tp.topic, &tp.topic)
+                || self.aliases.iter().any(|a| Arc::ptr_eq(a, &tp.topic)))
+    }
+
+    /// Remembers `tp`'s name (equal to this partition's) by address, while there is room.
+    fn learn(&mut self, tp: &TopicPartition) {
+        debug_assert!(self.tp == *tp);
+        if !self.is(tp) && self.aliases.len() < ALIASES_MAX {
+            self.aliases.push(tp.topic.clone());
+        }
+    }
 }
 
 /// What the log invariants read of the controller's state of a partition, owned.
@@ -412,12 +442,16 @@ impl StateChecker {
             }
         }
 
-        live.sort_by_key(|&(at, _)| at);
+        // By partition, in broker order within one: sorts (partition, position) pairs, which
+        // are unique, instead of moving the replicas.
+        let mut order: Vec<(usize, usize)> =
+            live.iter().enumerate().map(|(idx, &(at, _))| (at, idx)).collect();
+        order.sort_unstable();
         let mut grouped: Vec<Live> = Vec::with_capacity(view.brokers.len());
-        for same in live.chunk_by(|(a, _), (b, _)| a == b) {
+        for same in order.chunk_by(|(a, _), (b, _)| a == b) {
             let part = &mut self.partitions[same[0].0];
             grouped.clear();
-            grouped.extend(same.iter().map(|&(_, l)| l));
+            grouped.extend(same.iter().map(|&(_, idx)| live[idx].1));
             end_recovery(part, &mut grouped);
             let replicas = &grouped[..];
             let tp = replicas[0].tp;
@@ -465,7 +499,11 @@ impl StateChecker {
     /// `tp`'s index into `partitions`, tracking it from now on if new.
     fn index_of(&mut self, tp: &TopicPartition) -> usize {
         let at = match self.tps.get(self.hint) {
-            Some(hinted) if hinted == tp => self.hint,
+            Some(hinted) if hinted.is(tp) => self.hint,
+            Some(hinted) if hinted.tp == *tp => {
+                self.tps[self.hint].learn(tp);
+                self.hint
+            }
             _ => self.look_up(tp),
         };
         self.hint = if at + 1 == self.tps.len() { 0 } else { at + 1 };
@@ -474,10 +512,11 @@ impl StateChecker {
 
     fn look_up(&mut self, tp: &TopicPartition) -> usize {
         if let Some(&at) = self.index.get(tp) {
+            self.tps[at].learn(tp);
             return at;
         }
         self.partitions.push(PartitionTrack::default());
-        self.tps.push(tp.clone());
+        self.tps.push(Known { tp: tp.clone(), aliases: Vec::new() });
         self.index.insert(tp.clone(), self.partitions.len() - 1);
         assert_eq!(self.tps.len(), self.partitions.len());
         self.partitions.len() - 1

@@ -17,24 +17,24 @@ pub fn cluster_view<'a>(sim: &'a Sim<KafkaNode>, layout: &'a Layout) -> ClusterV
         .iter()
         .map(|&id| {
             let broker = sim.node(id).and_then(KafkaNode::as_broker);
-            let replicas = broker
-                .into_iter()
-                .flat_map(|b| b.replicas())
-                .map(|(tp, replica)| {
-                    let log = replica.log();
-                    let view = ReplicaView {
-                        is_leader: replica.is_leader(),
-                        leader_epoch: replica.leader_epoch(),
-                        high_watermark: log.high_watermark(),
-                        log_end_offset: log.log_end_offset(),
-                        log_start_offset: log.log_start_offset(),
-                        records: log.records(),
-                        isr: replica.isr(),
-                        pending_isr: replica.pending_isr(),
-                    };
-                    (tp, view)
-                })
-                .collect();
+            let replicas = broker.map_or_else(Vec::new, |b| {
+                b.replicas()
+                    .map(|(tp, replica)| {
+                        let log = replica.log();
+                        let view = ReplicaView {
+                            is_leader: replica.is_leader(),
+                            leader_epoch: replica.leader_epoch(),
+                            high_watermark: log.high_watermark(),
+                            log_end_offset: log.log_end_offset(),
+                            log_start_offset: log.log_start_offset(),
+                            records: log.records(),
+                            isr: replica.isr(),
+                            pending_isr: replica.pending_isr(),
+                        };
+                        (tp, view)
+                    })
+                    .collect()
+            });
             BrokerView { id, name: layout.name(id), alive: broker.is_some(), replicas }
         })
         .collect();

@@ -253,6 +253,30 @@ fn monotonic_epoch_at_a_broker_while_it_stays_up() {
     assert_eq!(checker.observe(&up(4, 3)), vec![]);
 }
 
+/// A partition is recognised whatever copy of its name a view carries and wherever it
+/// sits in the list: a broker's epoch history follows the partition.
+#[test]
+fn partitions_are_recognised_by_name_in_any_position() {
+    let records = log(&[(1, 1)]);
+    // The same names in other allocations than `tp`'s.
+    let copies: Vec<TopicPartition> = (0..3).map(|p| TopicPartition::new("t", p)).collect();
+    let at = |ms, replicas| view(ms, vec![broker(B2, replicas)], None);
+    let mut checker = StateChecker::new();
+    let first = vec![
+        (tp(0), follower(&records, 5, 1)),
+        (tp(1), follower(&records, 4, 1)),
+        (tp(2), follower(&records, 3, 1)),
+    ];
+    assert_eq!(checker.observe(&at(1, first)), vec![]);
+    let second =
+        vec![(&copies[1], follower(&records, 4, 1)), (&copies[2], follower(&records, 2, 1))];
+    let v = one(&checker.observe(&at(2, second)), "monotonic-epoch");
+    assert_mentions(&v, &["t-2", "from 3 to 2"]);
+    let third = vec![(&copies[1], follower(&records, 1, 1)), (tp(2), follower(&records, 2, 1))];
+    let v = one(&checker.observe(&at(3, third)), "monotonic-epoch");
+    assert_mentions(&v, &["t-1", "from 4 to 1"]);
+}
+
 #[test]
 fn hw_below_leo() {
     let records = log(&[(1, 1), (1, 2)]);
