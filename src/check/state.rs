@@ -215,6 +215,18 @@ impl<K: Eq, V> SmallMap<K, V> {
             None => self.0.push((key, value)),
         }
     }
+
+    /// The value of `key`, inserted as `fresh()` when absent.
+    fn slot(&mut self, key: K, fresh: impl FnOnce() -> V) -> &mut V {
+        let idx = match self.0.iter().position(|(k, _)| *k == key) {
+            Some(idx) => idx,
+            None => {
+                self.0.push((key, fresh()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[idx].1
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -442,16 +454,12 @@ impl StateChecker {
             }
         }
 
-        // By partition, in broker order within one: sorts (partition, position) pairs, which
-        // are unique, instead of moving the replicas.
-        let mut order: Vec<(usize, usize)> =
-            live.iter().enumerate().map(|(idx, &(at, _))| (at, idx)).collect();
-        order.sort_unstable();
+        let order = by_partition(&live, self.partitions.len());
         let mut grouped: Vec<Live> = Vec::with_capacity(view.brokers.len());
-        for same in order.chunk_by(|(a, _), (b, _)| a == b) {
-            let part = &mut self.partitions[same[0].0];
+        for same in order.chunk_by(|&a, &b| live[a].0 == live[b].0) {
+            let part = &mut self.partitions[live[same[0]].0];
             grouped.clear();
-            grouped.extend(same.iter().map(|&(_, idx)| live[idx].1));
+            grouped.extend(same.iter().map(|&idx| live[idx].1));
             end_recovery(part, &mut grouped);
             let replicas = &grouped[..];
             let tp = replicas[0].tp;
@@ -521,6 +529,24 @@ impl StateChecker {
         assert_eq!(self.tps.len(), self.partitions.len());
         self.partitions.len() - 1
     }
+}
+
+/// The positions of `live` ordered by partition index, in their order within one (a
+/// counting sort: linear in replicas and partitions).
+fn by_partition(live: &[(usize, Live)], partitions: usize) -> Vec<usize> {
+    let mut next = vec![0; partitions + 1];
+    for &(at, _) in live {
+        next[at + 1] += 1;
+    }
+    for at in 1..=partitions {
+        next[at] += next[at - 1];
+    }
+    let mut order = vec![0; live.len()];
+    for (idx, &(at, _)) in live.iter().enumerate() {
+        order[next[at]] = idx;
+        next[at] += 1;
+    }
+    order
 }
 
 fn finding<'v>(invariant: &'static str, tp: &'v TopicPartition, detail: String) -> Found<'v> {

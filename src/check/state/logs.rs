@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use crate::sim::{Instant, NodeId};
 
 use super::super::view::{ReplicaView, first_difference};
-use super::{COMMITTED_WINDOW, Live, Names, PartitionTrack, SmallMap, show};
+use super::{COMMITTED_WINDOW, Live, Names, PartitionTrack, show};
 
 type Report<'r> = &'r mut dyn FnMut(String);
 
@@ -20,18 +20,16 @@ pub(super) struct PairMark {
     epoch: u32,
 }
 
-/// Where to resume comparing a pair: its mark if it was compared in the previous pass (in
-/// the same `epoch`), clamped to what stayed unchanged; else from the start.
-fn resume<K: Eq>(
-    marks: &SmallMap<K, PairMark>,
-    key: &K,
-    pass: u64,
-    stable: u64,
-    epoch: u32,
-) -> u64 {
-    match marks.get(key) {
-        Some(m) if m.pass + 1 == pass && m.epoch == epoch => m.upto.min(stable),
-        _ => 0,
+impl PairMark {
+    /// A pair never compared.
+    fn new() -> Self {
+        PairMark { pass: 0, upto: 0, epoch: 0 }
+    }
+
+    /// Where to resume comparing the pair: this mark if it was set in the previous pass (in
+    /// the same `epoch`), clamped to what stayed unchanged; else from the start.
+    fn resume(&self, pass: u64, stable: u64, epoch: u32) -> u64 {
+        if self.pass + 1 == pass && self.epoch == epoch { self.upto.min(stable) } else { 0 }
     }
 }
 
@@ -133,9 +131,8 @@ pub(super) fn committed_durability(
         let r = l.replica;
         let epoch = r.leader_epoch;
         let committed = &part.committed;
-        let from = resume(&part.durable, &l.id, pass, l.stable, epoch)
-            .max(r.log_start_offset)
-            .max(committed.base);
+        let mark = part.durable.slot(l.id, PairMark::new);
+        let from = mark.resume(pass, l.stable, epoch).max(r.log_start_offset).max(committed.base);
         // The leader holds `from..held`; compared entry by entry with its records.
         let held = committed.end().min(r.log_end_offset);
         let records = if from < held { r.records_in(from, held) } else { &[] };
@@ -164,8 +161,7 @@ pub(super) fn committed_durability(
             ));
             break;
         }
-        let upto = committed.end();
-        part.durable.insert(l.id, PairMark { pass, upto, epoch });
+        *mark = PairMark { pass, upto: committed.end(), epoch };
     }
 }
 
@@ -190,7 +186,8 @@ pub(super) fn strong_isr(
             };
             let mr = m.replica;
             let key = (l.id, member);
-            let start = resume(&part.strong, &key, pass, l.stable.min(m.stable), 0);
+            let mark = part.strong.slot(key, PairMark::new);
+            let start = mark.resume(pass, l.stable.min(m.stable), 0);
             let from = start.max(lr.log_start_offset).max(mr.log_start_offset);
             if let Some(offset) = first_difference(lr, mr, from, hw) {
                 let want = lr.record_at(offset);
@@ -212,7 +209,7 @@ pub(super) fn strong_isr(
                     pv.leader_epoch
                 ));
             }
-            part.strong.insert(key, PairMark { pass, upto: hw.max(start), epoch: 0 });
+            *mark = PairMark { pass, upto: hw.max(start), epoch: 0 };
         }
     }
 }
@@ -232,7 +229,8 @@ pub(super) fn replica_consistency(
             let (a, b) = if a.id < b.id { (a, b) } else { (b, a) };
             let (ar, br) = (a.replica, b.replica);
             let key = (a.id, b.id);
-            let start = resume(&part.consistent, &key, pass, a.stable.min(b.stable), 0);
+            let mark = part.consistent.slot(key, PairMark::new);
+            let start = mark.resume(pass, a.stable.min(b.stable), 0);
             let below = ar
                 .high_watermark
                 .min(br.high_watermark)
@@ -256,7 +254,7 @@ pub(super) fn replica_consistency(
                     show(y)
                 ));
             }
-            part.consistent.insert(key, PairMark { pass, upto: below.max(start), epoch: 0 });
+            *mark = PairMark { pass, upto: below.max(start), epoch: 0 };
         }
     }
 }
