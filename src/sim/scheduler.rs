@@ -6,31 +6,38 @@ use std::collections::BinaryHeap;
 
 use super::time::Instant;
 
-/// What the heap orders: a small key, so that sifting moves 24 bytes, not the event (a
-/// message is over 100 bytes). The event waits in its slot of [`Scheduler::slots`].
-#[derive(Clone, Copy)]
-struct Key {
-    time: u64,
-    seq: u64,
-    slot: u32,
-}
+/// Bits of a [`Key`] that hold the slot; the sequence number takes the rest of the low
+/// half.
+const SLOT_BITS: u32 = 24;
+/// Most events queued at once: every one needs a slot number.
+const SLOTS_MAX: usize = 1 << SLOT_BITS;
+/// Sequence numbers a run may use (about 10^12 events).
+const SEQ_MAX: u64 = 1 << (64 - SLOT_BITS);
+
+/// What the heap orders: one integer, so that sifting moves and compares 16 bytes, not the
+/// event (a message is over 100 bytes), which waits in its slot of [`Scheduler::slots`].
+/// Time in the high 64 bits, then the sequence number, then the slot: integer order is
+/// (time, sequence) order, sequence numbers being unique.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key(u128);
 
 impl Key {
-    fn time(&self) -> Instant {
-        Instant::from_nanos(self.time)
+    fn new(time: Instant, seq: u64, slot: u32) -> Self {
+        assert!(seq < SEQ_MAX, "the run used up its event sequence numbers");
+        assert!((slot as usize) < SLOTS_MAX);
+        let low = (seq << SLOT_BITS) | u64::from(slot);
+        Key((u128::from(time.as_nanos()) << 64) | u128::from(low))
     }
-    /// Time in the high 64 bits, sequence in the low: one integer comparison orders both.
-    fn order(&self) -> u128 {
-        (u128::from(self.time) << 64) | u128::from(self.seq)
+
+    fn time(&self) -> Instant {
+        Instant::from_nanos((self.0 >> 64) as u64)
+    }
+
+    fn slot(&self) -> usize {
+        (self.0 as usize) & (SLOTS_MAX - 1)
     }
 }
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.order() == other.order()
-    }
-}
-impl Eq for Key {}
 impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
@@ -39,7 +46,7 @@ impl PartialOrd for Key {
 impl Ord for Key {
     /// Reversed: `BinaryHeap` is a max-heap and we pop the earliest.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.order().cmp(&self.order())
+        other.0.cmp(&self.0)
     }
 }
 
@@ -65,9 +72,9 @@ impl<E> Scheduler<E> {
 
     pub fn push(&mut self, time: Instant, event: E) {
         assert!(
-            self.heap.len() < self.len_max,
+            self.heap.len() < self.len_max.min(SLOTS_MAX),
             "event queue holds {} events: a node is flooding the simulation",
-            self.len_max
+            self.heap.len()
         );
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -81,7 +88,7 @@ impl<E> Scheduler<E> {
                 slot
             }
         };
-        self.heap.push(Key { time: time.as_nanos(), seq: self.next_seq, slot });
+        self.heap.push(Key::new(time, self.next_seq, slot));
         self.next_seq += 1;
     }
 
@@ -91,8 +98,8 @@ impl<E> Scheduler<E> {
 
     pub fn pop(&mut self) -> Option<(Instant, E)> {
         let key = self.heap.pop()?;
-        let event = self.slots[key.slot as usize].take().expect("a queued key has its event");
-        self.free.push(key.slot);
+        let event = self.slots[key.slot()].take().expect("a queued key has its event");
+        self.free.push(key.slot() as u32);
         Some((key.time(), event))
     }
 
