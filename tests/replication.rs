@@ -532,7 +532,7 @@ mod protocol {
                     checkpoint = hws.iter().find(|(tp, _)| *tp == p0()).unwrap().1;
                 } else {
                     let view = cluster_view(sim, layout);
-                    let replica = &view.brokers[1].replicas[&p0()];
+                    let replica = view.brokers[1].replica(&p0()).expect("b2 holds events-0");
                     at_restart = (replica.high_watermark, replica.log_end_offset);
                     assert!(!replica.is_leader);
                 }

@@ -113,13 +113,65 @@ struct Grant {
     node: NodeId,
 }
 
-/// The element at index `offset`, growing the vector to hold it.
-fn grow_to<T: Default>(by_offset: &mut Vec<T>, offset: u64) -> &mut T {
-    let idx = usize::try_from(offset).expect("offset fits in memory");
-    if idx >= by_offset.len() {
-        by_offset.resize_with(idx + 1, T::default);
+/// Per offset (the index; offsets are dense, so a vector beats a map), the distinct values
+/// seen there, in the order first seen. Nearly every offset holds one value, kept inline;
+/// the rare others (a divergence, a duplicate) go to a side table, so the common case
+/// costs no allocation of its own.
+#[derive(Clone, Debug)]
+struct ByOffset<T> {
+    first: Vec<Option<T>>,
+    /// Offset -> the values after the first, in the order first seen.
+    more: BTreeMap<u64, Vec<T>>,
+}
+
+impl<T> Default for ByOffset<T> {
+    fn default() -> Self {
+        ByOffset { first: Vec::new(), more: BTreeMap::new() }
     }
-    &mut by_offset[idx]
+}
+
+impl<T: Copy> ByOffset<T> {
+    fn with_capacity(offsets: usize) -> Self {
+        ByOffset { first: Vec::with_capacity(offsets), more: BTreeMap::new() }
+    }
+
+    /// Adds `item` at `offset` unless a value there is `same` as it.
+    fn add(&mut self, offset: u64, item: T, same: impl Fn(&T) -> bool) {
+        let idx = usize::try_from(offset).expect("offset fits in memory");
+        if idx >= self.first.len() {
+            self.first.resize(idx + 1, None);
+        }
+        match &self.first[idx] {
+            None => self.first[idx] = Some(item),
+            Some(first) if same(first) => {}
+            Some(_) => {
+                let more = self.more.entry(offset).or_default();
+                if !more.iter().any(&same) {
+                    more.push(item);
+                }
+            }
+        }
+    }
+
+    /// The values at `offset`, in the order first seen.
+    fn at(&self, offset: u64) -> impl Iterator<Item = &T> + Clone {
+        let first = usize::try_from(offset).ok().and_then(|idx| self.first.get(idx)?.as_ref());
+        let more = self.more.get(&offset).map_or(&[][..], Vec::as_slice);
+        first.into_iter().chain(more)
+    }
+}
+
+/// `a == b`, comparing the partition numbers first: most partitions asked about one after
+/// the other differ there, and the topic names are text.
+fn same_tp(a: &TopicPartition, b: &TopicPartition) -> bool {
+    a.partition == b.partition && a.topic == b.topic
+}
+
+/// Offsets in `tp`'s final log: how many offsets its tables will likely span, so that they
+/// are allocated once.
+fn final_log_len(facts: &RunFacts, tp: &TopicPartition) -> usize {
+    let last = facts.final_logs.get(tp).and_then(|log| log.last());
+    last.map_or(0, |&(offset, _)| usize::try_from(offset).map_or(0, |o| o + 1))
 }
 
 /// What one group read of one partition.
@@ -127,13 +179,17 @@ fn grow_to<T: Default>(by_offset: &mut Vec<T>, offset: u64) -> &mut T {
 struct GroupReads {
     /// Per member, where it started reading: its first reset or its first read.
     starts: Vec<(NodeId, u64)>,
-    /// Per offset (the index), the distinct values read there and who first read each.
-    by_offset: Vec<Vec<(u64, NodeId)>>,
+    /// Per offset, the distinct values read there and who first read each.
+    by_offset: ByOffset<(u64, NodeId)>,
     /// (time, offset) each time the furthest offset read grew, in time order.
     frontier: Vec<(Instant, u64)>,
 }
 
 impl GroupReads {
+    fn with_capacity(offsets: usize) -> Self {
+        GroupReads { by_offset: ByOffset::with_capacity(offsets), ..GroupReads::default() }
+    }
+
     fn started(&mut self, member: NodeId, offset: u64) {
         if !self.starts.iter().any(|&(m, _)| m == member) {
             assert!(self.starts.len() < 1 << 16, "members of one group are bounded");
@@ -148,17 +204,14 @@ impl GroupReads {
 
     fn add(&mut self, time: Instant, offset: u64, value: u64, reader: NodeId) {
         self.started(reader, offset);
-        let at = grow_to(&mut self.by_offset, offset);
-        if !at.iter().any(|&(v, _)| v == value) {
-            at.push((value, reader));
-        }
+        self.by_offset.add(offset, (value, reader), |&(v, _)| v == value);
         if self.furthest().is_none_or(|f| offset > f) {
             self.frontier.push((time, offset));
         }
     }
 
-    fn at(&self, offset: u64) -> &[(u64, NodeId)] {
-        self.by_offset.get(offset as usize).map_or(&[], Vec::as_slice)
+    fn at(&self, offset: u64) -> impl Iterator<Item = &(u64, NodeId)> + Clone {
+        self.by_offset.at(offset)
     }
 
     fn furthest(&self) -> Option<u64> {
@@ -189,9 +242,15 @@ impl<K, V> Default for Slots<K, V> {
     }
 }
 
-impl<K: Ord + Clone, V: Default> Slots<K, V> {
-    /// The slot of the key `make` builds, built only when it is not the last one asked.
-    fn slot(&mut self, is_last: impl Fn(&K) -> bool, make: impl FnOnce() -> K) -> &mut V {
+impl<K: Ord + Clone, V> Slots<K, V> {
+    /// The slot of the key `make` builds, built only when it is not the last one asked;
+    /// a new slot holds `fresh()`.
+    fn slot(
+        &mut self,
+        is_last: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> K,
+        fresh: impl FnOnce() -> V,
+    ) -> &mut V {
         let i = match &self.last {
             Some((key, i)) if is_last(key) => *i,
             _ => {
@@ -199,7 +258,7 @@ impl<K: Ord + Clone, V: Default> Slots<K, V> {
                 let next = self.values.len();
                 let i = *self.index.entry(key.clone()).or_insert(next);
                 if i == next {
-                    self.values.push(V::default());
+                    self.values.push(fresh());
                 }
                 self.last = Some((key, i));
                 i
@@ -237,6 +296,7 @@ struct Tables {
     owners: BTreeMap<(Arc<str>, TopicPartition, u32), Grant>,
     split: BTreeMap<GroupTp, Finding>,
     zombie: BTreeMap<GroupTp, Finding>,
+    /// Every value acknowledged or read, per partition.
     /// Keyed by group (or lone consumer) and partition; remembered by consumer and
     /// partition for the runs of reads.
     reads: Slots<(Readers, TopicPartition), GroupReads>,
@@ -246,12 +306,16 @@ struct Tables {
 /// Checks the client invariants over a run's history. Violations come out in a fixed
 /// order: by invariant (as in [`super::INVARIANTS`]), then partition or group.
 pub fn check(history: &[Observed<KafkaObs>], layout: &Layout, facts: &RunFacts) -> Vec<Violation> {
-    assert!(history.windows(2).all(|w| w[0].time <= w[1].time), "the history is in time order");
     let mut tables = Tables::default();
+    let mut last = Instant::ZERO;
     for o in history {
+        // Checked in the same pass: the history is the largest thing a run keeps.
+        assert!(last <= o.time, "the history is in time order");
+        last = o.time;
         tables.add(o, layout, facts);
     }
     let mut violations = Vec::new();
+    // Each of these tables is read by one invariant only, which may reorder it in place.
     violations.extend(commits_ahead_of_processing(&tables, layout));
     violations.extend(lost_commits(&tables, layout));
     violations.extend(aggregated("split-assignment", &tables.split, "split assignment(s)"));
@@ -272,7 +336,7 @@ impl Tables {
         };
         match &o.obs {
             KafkaObs::Read { tp, value, offset, .. } => {
-                self.group_reads(o.node, tp, readers).add(o.time, *offset, *value, o.node);
+                self.group_reads(o.node, tp, readers, facts).add(o.time, *offset, *value, o.node);
             }
             KafkaObs::Processed { group: Some(group), tp, first, last } => {
                 assert!(first <= last, "processed range {first}..={last} of {tp} is reversed");
@@ -287,7 +351,7 @@ impl Tables {
                 ResetReason::AutoOffsetReset | ResetReason::Committed => {
                     let member = (readers(), tp.clone(), o.node);
                     self.processing_starts.entry(member).or_insert(*to);
-                    self.group_reads(o.node, tp, readers).started(o.node, *to);
+                    self.group_reads(o.node, tp, readers, facts).started(o.node, *to);
                 }
                 ResetReason::OutOfRange if to > from => {
                     self.skipped.entry((readers(), tp.clone())).or_default().push((*from, *to));
@@ -369,14 +433,16 @@ impl Tables {
         consumer: NodeId,
         tp: &TopicPartition,
         readers: impl FnOnce() -> Readers,
+        facts: &RunFacts,
     ) -> &mut GroupReads {
         // The slot last asked for is this consumer's for this partition only if the last
         // consumer asking was this one.
-        let same = self.last_reader.as_ref().is_some_and(|(c, t)| *c == consumer && t == tp);
+        let same = self.last_reader.as_ref().is_some_and(|(c, t)| *c == consumer && same_tp(t, tp));
         if !same {
             self.last_reader = Some((consumer, tp.clone()));
         }
-        self.reads.slot(|_| same, || (readers(), tp.clone()))
+        let fresh = || GroupReads::with_capacity(final_log_len(facts, tp));
+        self.reads.slot(|_| same, || (readers(), tp.clone()), fresh)
     }
 
     /// `split-assignment`: a second member given the partition in the same generation.
@@ -633,16 +699,15 @@ fn missed_records(tables: &Tables, layout: &Layout, facts: &RunFacts) -> Vec<Vio
                 continue;
             }
             let there = reads.at(offset);
-            if there.iter().any(|&(v, _)| v == value) {
+            if there.clone().any(|&(v, _)| v == value) {
                 continue;
             }
             let reached = reads.first_reached(offset).expect("offset is below the furthest read");
             finding.add(reached, || {
-                let instead = if there.is_empty() {
+                let instead = if there.clone().next().is_none() {
                     "nothing read there".to_string()
                 } else {
                     let read: Vec<String> = there
-                        .iter()
                         .map(|&(v, c)| format!("{} by {}", value_name(layout, v), layout.name(c)))
                         .collect();
                     format!("read there instead: {}", read.join("; "))

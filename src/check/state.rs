@@ -75,6 +75,7 @@ mod simple;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::kafka::protocol::{Record, TopicPartition};
 use crate::sim::{Instant, NodeId};
@@ -96,8 +97,13 @@ pub struct StateChecker {
     call: u64,
     /// Calls that compared logs so far.
     log_pass: u64,
-    /// Partition -> index into `partitions`.
+    /// Partition -> index into `partitions` and `tps`.
     index: BTreeMap<TopicPartition, usize>,
+    /// Index -> partition.
+    tps: Vec<Known>,
+    /// The index [`Self::index_of`] tries first: the one after the last asked. Views list
+    /// partitions in the same order call after call, so this spares most map look-ups.
+    hint: usize,
     partitions: Vec<PartitionTrack>,
     violations: Vec<Violation>,
     reported: BTreeSet<(&'static str, TopicPartition)>,
@@ -108,7 +114,7 @@ pub struct StateChecker {
 #[derive(Debug, Default)]
 struct PartitionTrack {
     /// The controller's state as last seen (stands for the quorum's while it is down).
-    controller: Option<PartitionView>,
+    controller: Option<Controlled>,
     /// Highest controller (leader epoch, partition epoch) seen.
     controller_epochs: Option<(u32, u32)>,
     /// Leader epoch -> the first leader seen claiming it.
@@ -121,6 +127,66 @@ struct PartitionTrack {
     strong: SmallMap<(NodeId, NodeId), PairMark>,
     /// (replica, replica), lower id first -> how far their logs were compared.
     consistent: SmallMap<(NodeId, NodeId), PairMark>,
+}
+
+/// A tracked partition, and other copies of its topic name seen in views: nodes share topic
+/// names through `Arc`s, but not all the same one. A view's partition whose name is one of
+/// these, by address, is this partition without comparing text; holding the copies keeps
+/// their addresses theirs.
+#[derive(Debug)]
+struct Known {
+    tp: TopicPartition,
+    aliases: Vec<Arc<str>>,
+}
+
+/// Copies of a topic name remembered per partition.
+const ALIASES_MAX: usize = 8;
+
+impl Known {
+    fn is(&self, tp: &TopicPartition) -> bool {
+        self.tp.partition == tp.partition
+            && (Arc::ptr_eq(&self.tp.topic, &tp.topic)
+                || self.aliases.iter().any(|a| Arc::ptr_eq(a, &tp.topic)))
+    }
+
+    /// Remembers `tp`'s name (equal to this partition's) by address, while there is room.
+    fn learn(&mut self, tp: &TopicPartition) {
+        debug_assert!(self.tp == *tp);
+        if !self.is(tp) && self.aliases.len() < ALIASES_MAX {
+            self.aliases.push(tp.topic.clone());
+        }
+    }
+}
+
+/// What the log invariants read of the controller's state of a partition, owned.
+#[derive(Debug)]
+struct Controlled {
+    leader: Option<NodeId>,
+    leader_epoch: u32,
+    isr: Vec<NodeId>,
+}
+
+impl Controlled {
+    /// Takes `pv`'s values, copying the ISR only when it changed.
+    fn update(slot: &mut Option<Controlled>, pv: &PartitionView) {
+        match slot {
+            Some(c) => {
+                c.leader = pv.leader;
+                c.leader_epoch = pv.leader_epoch;
+                if c.isr != pv.isr {
+                    c.isr.clear();
+                    c.isr.extend_from_slice(pv.isr);
+                }
+            }
+            None => {
+                *slot = Some(Controlled {
+                    leader: pv.leader,
+                    leader_epoch: pv.leader_epoch,
+                    isr: pv.isr.to_vec(),
+                })
+            }
+        }
+    }
 }
 
 /// A map for the handful of keys per partition (brokers, pairs of brokers): at this size a
@@ -148,6 +214,18 @@ impl<K: Eq, V> SmallMap<K, V> {
             Some(slot) => *slot = value,
             None => self.0.push((key, value)),
         }
+    }
+
+    /// The value of `key`, inserted as `fresh()` when absent.
+    fn slot(&mut self, key: K, fresh: impl FnOnce() -> V) -> &mut V {
+        let idx = match self.0.iter().position(|(k, _)| *k == key) {
+            Some(idx) => idx,
+            None => {
+                self.0.push((key, fresh()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[idx].1
     }
 }
 
@@ -180,6 +258,51 @@ struct ReplicaTrack {
     recovering: bool,
 }
 
+/// What this call decided about a replica besides what its view shows.
+struct Seen {
+    call: u64,
+    leader_hw: Option<(u32, u64)>,
+    stable: u64,
+    recovering: bool,
+}
+
+impl ReplicaTrack {
+    /// Remembers `replica` as seen now, in place (its tail record is cloned only when it
+    /// changed: a clone may touch a shared pointer).
+    fn update(
+        tracks: &mut SmallMap<NodeId, ReplicaTrack>,
+        id: NodeId,
+        replica: &ReplicaView,
+        seen: Seen,
+    ) {
+        let tail = replica.log_end_offset.checked_sub(1).and_then(|o| replica.record_at(o));
+        let Some(t) = tracks.get_mut(&id) else {
+            let track = ReplicaTrack {
+                call: seen.call,
+                leader_epoch: replica.leader_epoch,
+                leader_hw: seen.leader_hw,
+                log_start: replica.log_start_offset,
+                leo: replica.log_end_offset,
+                tail: tail.cloned(),
+                stable: seen.stable,
+                recovering: seen.recovering,
+            };
+            tracks.insert(id, track);
+            return;
+        };
+        t.call = seen.call;
+        t.leader_epoch = replica.leader_epoch;
+        t.leader_hw = seen.leader_hw;
+        t.log_start = replica.log_start_offset;
+        t.leo = replica.log_end_offset;
+        if t.tail.as_ref() != tail {
+            t.tail = tail.cloned();
+        }
+        t.stable = seen.stable;
+        t.recovering = seen.recovering;
+    }
+}
+
 /// A live replica in this call, for the log invariants.
 #[derive(Clone, Copy)]
 struct Live<'v> {
@@ -203,7 +326,7 @@ struct Names<'v>(&'v [BrokerView<'v>]);
 impl Names<'_> {
     fn get(&self, id: NodeId) -> String {
         match self.0.iter().find(|b| b.id == id) {
-            Some(b) => b.name.clone(),
+            Some(b) => b.name.to_string(),
             None => format!("node{}", id.0),
         }
     }
@@ -267,7 +390,7 @@ impl StateChecker {
         let mut found: Vec<Found> = Vec::new();
 
         if let Some(controller) = &view.controller {
-            for (tp, pv) in &controller.partitions {
+            for &(tp, ref pv) in &controller.partitions {
                 let at = self.index_of(tp);
                 let part = &mut self.partitions[at];
                 simple::controller_epochs(part, pv, &mut |d| found.push(finding(MONO, tp, d)));
@@ -276,13 +399,15 @@ impl StateChecker {
                 });
                 if let Some(leader) = pv.leader {
                     let claim = Claim { leader, time: view.time, by_controller: true };
-                    simple::single_leader(part, pv.leader_epoch, claim, &names, &mut |d| {
-                        found.push(finding(SINGLE, tp, d))
-                    });
+                    simple::single_leader(
+                        &mut part.epoch_leaders,
+                        pv.leader_epoch,
+                        claim,
+                        &names,
+                        &mut |d| found.push(finding(SINGLE, tp, d)),
+                    );
                 }
-                if part.controller.as_ref() != Some(pv) {
-                    part.controller = Some(pv.clone());
-                }
+                Controlled::update(&mut part.controller, pv);
             }
         }
 
@@ -297,56 +422,44 @@ impl StateChecker {
                 }
                 continue;
             }
-            for (tp, replica) in &broker.replicas {
+            for &(tp, ref replica) in &broker.replicas {
                 let at = self.index_of(tp);
                 let part = &mut self.partitions[at];
                 let id = broker.id;
-                let recovering = part.replicas.get(&id).is_some_and(|t| t.recovering);
-                let prev = part.replicas.get(&id).cloned().filter(|t| t.call + 1 == call);
+                let track = part.replicas.get(&id);
+                let recovering = track.is_some_and(|t| t.recovering);
+                let prev = track.filter(|t| t.call + 1 == call);
                 let mut report = |invariant, detail| found.push(finding(invariant, tp, detail));
                 simple::hw_below_leo(id, replica, &names, &mut |d| report(HW_LEO, d));
-                simple::broker_epoch(id, prev.as_ref(), replica, &names, &mut |d| report(MONO, d));
+                simple::broker_epoch(id, prev, replica, &names, &mut |d| report(MONO, d));
                 let leader_hw =
-                    simple::monotonic_hw(id, prev.as_ref(), replica, &names, &mut |d| {
-                        report(MONO_HW, d)
-                    });
-                if replica.is_leader {
-                    let claim = Claim { leader: id, time: view.time, by_controller: false };
-                    simple::single_leader(part, replica.leader_epoch, claim, &names, &mut |d| {
-                        report(SINGLE, d)
-                    });
-                }
+                    simple::monotonic_hw(id, prev, replica, &names, &mut |d| report(MONO_HW, d));
                 let stable = match prev {
-                    Some(p) if mode != Mode::Full => p.stable.min(unchanged_below(&p, replica)),
+                    Some(p) if mode != Mode::Full => p.stable.min(unchanged_below(p, replica)),
                     _ => 0,
                 };
-                part.replicas.insert(
-                    id,
-                    ReplicaTrack {
-                        call,
-                        leader_epoch: replica.leader_epoch,
-                        leader_hw,
-                        log_start: replica.log_start_offset,
-                        leo: replica.log_end_offset,
-                        tail: replica
-                            .log_end_offset
-                            .checked_sub(1)
-                            .and_then(|o| replica.record_at(o))
-                            .cloned(),
-                        stable,
-                        recovering,
-                    },
-                );
+                if replica.is_leader {
+                    let claim = Claim { leader: id, time: view.time, by_controller: false };
+                    simple::single_leader(
+                        &mut part.epoch_leaders,
+                        replica.leader_epoch,
+                        claim,
+                        &names,
+                        &mut |d| report(SINGLE, d),
+                    );
+                }
+                let seen = Seen { call, leader_hw, stable, recovering };
+                ReplicaTrack::update(&mut part.replicas, id, replica, seen);
                 live.push((at, Live { tp, id, replica, stable, recovering }));
             }
         }
 
-        live.sort_by_key(|&(at, _)| at);
+        let order = by_partition(&live, self.partitions.len());
         let mut grouped: Vec<Live> = Vec::with_capacity(view.brokers.len());
-        for same in live.chunk_by(|(a, _), (b, _)| a == b) {
-            let part = &mut self.partitions[same[0].0];
+        for same in order.chunk_by(|&a, &b| live[a].0 == live[b].0) {
+            let part = &mut self.partitions[live[same[0]].0];
             grouped.clear();
-            grouped.extend(same.iter().map(|&(_, l)| l));
+            grouped.extend(same.iter().map(|&idx| live[idx].1));
             end_recovery(part, &mut grouped);
             let replicas = &grouped[..];
             let tp = replicas[0].tp;
@@ -393,13 +506,47 @@ impl StateChecker {
 
     /// `tp`'s index into `partitions`, tracking it from now on if new.
     fn index_of(&mut self, tp: &TopicPartition) -> usize {
+        let at = match self.tps.get(self.hint) {
+            Some(hinted) if hinted.is(tp) => self.hint,
+            Some(hinted) if hinted.tp == *tp => {
+                self.tps[self.hint].learn(tp);
+                self.hint
+            }
+            _ => self.look_up(tp),
+        };
+        self.hint = if at + 1 == self.tps.len() { 0 } else { at + 1 };
+        at
+    }
+
+    fn look_up(&mut self, tp: &TopicPartition) -> usize {
         if let Some(&at) = self.index.get(tp) {
+            self.tps[at].learn(tp);
             return at;
         }
         self.partitions.push(PartitionTrack::default());
+        self.tps.push(Known { tp: tp.clone(), aliases: Vec::new() });
         self.index.insert(tp.clone(), self.partitions.len() - 1);
+        assert_eq!(self.tps.len(), self.partitions.len());
         self.partitions.len() - 1
     }
+}
+
+/// The positions of `live` ordered by partition index, in their order within one (a
+/// counting sort: linear in replicas and partitions).
+fn by_partition(live: &[(usize, Live)], partitions: usize) -> Vec<usize> {
+    let mut next = vec![0; partitions + 1];
+    for &(at, _) in live {
+        next[at + 1] += 1;
+    }
+    for at in 1..=partitions {
+        next[at] += next[at - 1];
+    }
+    let mut order = vec![0; live.len()];
+    for (idx, &(at, _)) in live.iter().enumerate() {
+        order[next[at]] = idx;
+        next[at] += 1;
+    }
+    order
 }
 
 fn finding<'v>(invariant: &'static str, tp: &'v TopicPartition, detail: String) -> Found<'v> {

@@ -240,7 +240,7 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> C
 /// Every data partition's records below the high watermark of its final leader (the
 /// controller's), after healing: the truth `missed-record` holds reads against. A partition
 /// without a leader, or whose leader is down, has no final log.
-fn final_logs(sim: &Sim<KafkaNode>, layout: &Layout) -> FinalLogs {
+pub fn final_logs(sim: &Sim<KafkaNode>, layout: &Layout) -> FinalLogs {
     layout
         .partitions()
         .filter(|(tp, _)| &*tp.topic != CONSUMER_OFFSETS)

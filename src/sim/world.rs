@@ -1,7 +1,7 @@
 //! `Sim`: one value that owns all state of a run (nodes, disks, clocks, network, event
 //! queue, trace, history) and processes events one at a time in (time, sequence) order.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::clock::Clock;
 use super::disk::Disk;
@@ -13,8 +13,8 @@ use super::scheduler::Scheduler;
 use super::time::{Duration, Instant};
 use super::trace::{EventKind, StableHasher, Trace};
 
-/// Most events the queue may hold at once.
-const QUEUE_LEN_MAX: usize = 20_000_000;
+/// Most events the queue may hold at once (the scheduler numbers slots in 24 bits).
+const QUEUE_LEN_MAX: usize = 16_000_000;
 /// Most events a paused node may have waiting for it.
 const PARKED_LEN_MAX: usize = 1_000_000;
 /// Most observations a run may record.
@@ -82,7 +82,34 @@ struct Slot<N: Node> {
     crash_depth: u32,
     pause_depth: u32,
     parked: VecDeque<Event<N>>,
-    live_timers: BTreeSet<TimerId>,
+    live_timers: LiveTimers,
+}
+
+/// A node's timers set and not yet fired or cancelled. Timer ids grow with every timer set
+/// in the run, so the set is a sorted vector that grows at its end; a node has a handful
+/// of timers, and this costs a fraction of a tree's look-ups on every timer event.
+#[derive(Default)]
+struct LiveTimers(Vec<TimerId>);
+
+impl LiveTimers {
+    fn insert(&mut self, id: TimerId) {
+        assert!(self.0.last().is_none_or(|&last| last < id), "timer ids grow");
+        self.0.push(id);
+    }
+
+    fn contains(&self, id: TimerId) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+
+    fn remove(&mut self, id: TimerId) {
+        if let Ok(idx) = self.0.binary_search(&id) {
+            self.0.remove(idx);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Resolves a fault when it is due, from the run's state at that moment: the fault to start
@@ -150,7 +177,7 @@ impl<N: Node> Sim<N> {
             crash_depth: 0,
             pause_depth: 0,
             parked: VecDeque::new(),
-            live_timers: BTreeSet::new(),
+            live_timers: LiveTimers::default(),
         });
         self.net.resize(self.slots.len());
         self.queue.push(self.now, Event::Start { node: id, incarnation: 0 });
@@ -350,7 +377,7 @@ impl<N: Node> Sim<N> {
 
     fn on_timer(&mut self, node: NodeId, incarnation: u32, id: TimerId, timer: N::Timer) {
         let slot = self.slot(node);
-        if slot.incarnation != incarnation || !slot.live_timers.contains(&id) {
+        if slot.incarnation != incarnation || !slot.live_timers.contains(id) {
             return;
         }
         let Some(Event::Timer { timer, .. }) =
@@ -358,7 +385,7 @@ impl<N: Node> Sim<N> {
         else {
             return;
         };
-        self.slot(node).live_timers.remove(&id);
+        self.slot(node).live_timers.remove(id);
         let digest = StableHasher::hash_of(&timer);
         self.trace
             .event(self.now, EventKind::Timer, Some(node), None, digest, || format!("{timer:?}"));
@@ -397,7 +424,7 @@ impl<N: Node> Sim<N> {
             }
             // After the sets: a handler may cancel a timer it set a moment before.
             for cancelled in effects.timers_cancelled.drain(..) {
-                slot.live_timers.remove(&cancelled);
+                slot.live_timers.remove(cancelled);
             }
         }
         for (to, msg) in effects.sends.drain(..) {

@@ -1,6 +1,8 @@
 //! Kernel tests on a small test protocol: nodes that send numbered messages, set timers,
 //! write to disk and record what they saw.
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 #[derive(Clone, Debug, Hash)]

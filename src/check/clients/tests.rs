@@ -476,3 +476,18 @@ fn records_past_the_furthest_read_are_not_missed() {
     log.extend((10..20).map(|o| (o, v(o))));
     assert_eq!(check(&clean().done(), &layout(), &facts), vec![]);
 }
+
+/// The per-offset table keeps each distinct value once, in the order first seen, whether
+/// it sits inline (the first) or aside (the rest).
+#[test]
+fn values_at_an_offset_keep_the_order_first_seen() {
+    let mut table: ByOffset<(u64, NodeId)> = ByOffset::default();
+    for (offset, value, reader) in [(2, 7, C1), (2, 9, C2), (0, 5, C1), (2, 7, C3), (2, 8, C3)] {
+        table.add(offset, (value, reader), |&(v, _)| v == value);
+    }
+    let at = |offset| table.at(offset).copied().collect::<Vec<_>>();
+    assert_eq!(at(2), [(7, C1), (9, C2), (8, C3)]);
+    assert_eq!(at(0), [(5, C1)]);
+    assert_eq!(at(1), []);
+    assert_eq!(at(3), []);
+}

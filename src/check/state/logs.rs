@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 
 use crate::sim::{Instant, NodeId};
 
-use super::super::view::ReplicaView;
-use super::{COMMITTED_WINDOW, Live, Names, PartitionTrack, SmallMap, show};
+use super::super::view::{ReplicaView, first_difference};
+use super::{COMMITTED_WINDOW, Live, Names, PartitionTrack, show};
 
 type Report<'r> = &'r mut dyn FnMut(String);
 
@@ -20,18 +20,16 @@ pub(super) struct PairMark {
     epoch: u32,
 }
 
-/// Where to resume comparing a pair: its mark if it was compared in the previous pass (in
-/// the same `epoch`), clamped to what stayed unchanged; else from the start.
-fn resume<K: Eq>(
-    marks: &SmallMap<K, PairMark>,
-    key: &K,
-    pass: u64,
-    stable: u64,
-    epoch: u32,
-) -> u64 {
-    match marks.get(key) {
-        Some(m) if m.pass + 1 == pass && m.epoch == epoch => m.upto.min(stable),
-        _ => 0,
+impl PairMark {
+    /// A pair never compared.
+    fn new() -> Self {
+        PairMark { pass: 0, upto: 0, epoch: 0 }
+    }
+
+    /// Where to resume comparing the pair: this mark if it was set in the previous pass (in
+    /// the same `epoch`), clamped to what stayed unchanged; else from the start.
+    fn resume(&self, pass: u64, stable: u64, epoch: u32) -> u64 {
+        if self.pass + 1 == pass && self.epoch == epoch { self.upto.min(stable) } else { 0 }
     }
 }
 
@@ -66,16 +64,17 @@ impl CommittedLog {
         self.base + self.entries.len() as u64
     }
 
-    fn get(&self, offset: u64) -> Option<&Committed> {
-        let entry = self.entries.get(usize::try_from(offset.checked_sub(self.base)?).ok()?)?;
-        (entry.commit_epoch != UNKNOWN).then_some(entry)
+    /// The entries from `offset` (at or above `base`) to the end.
+    fn from(&self, offset: u64) -> impl Iterator<Item = &Committed> {
+        let skip = usize::try_from(offset - self.base).unwrap_or(usize::MAX);
+        self.entries.range(skip.min(self.entries.len())..)
     }
 
     /// Records what `leader`'s HW covers beyond the committed end.
     pub(super) fn extend(&mut self, leader: NodeId, replica: &ReplicaView, time: Instant) {
         let hw = replica.high_watermark.min(replica.log_end_offset);
         let window = COMMITTED_WINDOW as u64;
-        let mut start = self.end().max(replica.log_start_offset).max(hw.saturating_sub(window));
+        let start = self.end().max(replica.log_start_offset).max(hw.saturating_sub(window));
         if start >= hw {
             return;
         }
@@ -87,17 +86,13 @@ impl CommittedLog {
         while self.end() < start {
             self.entries.push_back(gap);
         }
-        while start < hw {
-            let r = replica.record_at(start).expect("below LEO and above log start");
-            self.entries.push_back(Committed {
-                value: r.value,
-                time,
-                epoch: r.leader_epoch,
-                commit_epoch: replica.leader_epoch,
-                leader,
-            });
-            start += 1;
-        }
+        self.entries.extend(replica.records_in(start, hw).iter().map(|r| Committed {
+            value: r.value,
+            time,
+            epoch: r.leader_epoch,
+            commit_epoch: replica.leader_epoch,
+            leader,
+        }));
         while self.entries.len() > COMMITTED_WINDOW {
             self.entries.pop_front();
             self.base += 1;
@@ -109,10 +104,16 @@ impl CommittedLog {
 /// Extends the committed log from every acting leader's HW, older epochs first (a deposed
 /// leader's commits happened before its successor's).
 pub(super) fn extend_committed(part: &mut PartitionTrack, replicas: &[Live], time: Instant) {
-    let mut leaders: Vec<&Live> = replicas.iter().filter(|l| l.replica.is_leader).collect();
-    leaders.sort_by_key(|l| (l.replica.leader_epoch, l.id));
-    for l in leaders {
+    // Picked one at a time, in (epoch, id) order: a partition has at most one per broker.
+    let key = |l: &Live| (l.replica.leader_epoch, l.id);
+    let mut last = None;
+    while let Some(l) = replicas
+        .iter()
+        .filter(|l| l.replica.is_leader && last.is_none_or(|k| key(l) > k))
+        .min_by_key(|l| key(l))
+    {
         part.committed.extend(l.id, l.replica, time);
+        last = Some(key(l));
     }
 }
 
@@ -130,18 +131,20 @@ pub(super) fn committed_durability(
         let r = l.replica;
         let epoch = r.leader_epoch;
         let committed = &part.committed;
-        let from = resume(&part.durable, &l.id, pass, l.stable, epoch)
-            .max(r.log_start_offset)
-            .max(committed.base);
-        for offset in from..committed.end() {
-            let Some(c) = committed.get(offset) else { continue };
-            if c.commit_epoch > epoch {
+        let mark = part.durable.slot(l.id, PairMark::new);
+        let from = mark.resume(pass, l.stable, epoch).max(r.log_start_offset).max(committed.base);
+        // The leader holds `from..held`; compared entry by entry with its records.
+        let held = committed.end().min(r.log_end_offset);
+        let records = if from < held { r.records_in(from, held) } else { &[] };
+        for (idx, c) in committed.from(from).enumerate() {
+            if c.commit_epoch == UNKNOWN || c.commit_epoch > epoch {
                 continue;
             }
-            let have = r.record_at(offset);
+            let have = records.get(idx);
             if have.is_some_and(|h| h.leader_epoch == c.epoch && h.value == c.value) {
                 continue;
             }
+            let offset = from + idx as u64;
             report(format!(
                 "leader {} (epoch {epoch}, log [{}, {}), HW {}) lacks offset {offset} = (epoch \
                  {}, value {}), committed under {} in epoch {} (seen {}): it has {}",
@@ -158,8 +161,7 @@ pub(super) fn committed_durability(
             ));
             break;
         }
-        let upto = committed.end();
-        part.durable.insert(l.id, PairMark { pass, upto, epoch });
+        *mark = PairMark { pass, upto: committed.end(), epoch };
     }
 }
 
@@ -184,14 +186,12 @@ pub(super) fn strong_isr(
             };
             let mr = m.replica;
             let key = (l.id, member);
-            let start = resume(&part.strong, &key, pass, l.stable.min(m.stable), 0);
+            let mark = part.strong.slot(key, PairMark::new);
+            let start = mark.resume(pass, l.stable.min(m.stable), 0);
             let from = start.max(lr.log_start_offset).max(mr.log_start_offset);
-            for offset in from..hw {
+            if let Some(offset) = first_difference(lr, mr, from, hw) {
                 let want = lr.record_at(offset);
                 let have = mr.record_at(offset);
-                if have == want {
-                    continue;
-                }
                 report(format!(
                     "leader {} (epoch {}, HW {}) has offset {offset} = {} but ISR member {} \
                      (epoch {}, log [{}, {}), HW {}) has {} (controller ISR {}, leader epoch {})",
@@ -208,9 +208,8 @@ pub(super) fn strong_isr(
                     names.list(&pv.isr),
                     pv.leader_epoch
                 ));
-                break;
             }
-            part.strong.insert(key, PairMark { pass, upto: hw.max(start), epoch: 0 });
+            *mark = PairMark { pass, upto: hw.max(start), epoch: 0 };
         }
     }
 }
@@ -230,18 +229,16 @@ pub(super) fn replica_consistency(
             let (a, b) = if a.id < b.id { (a, b) } else { (b, a) };
             let (ar, br) = (a.replica, b.replica);
             let key = (a.id, b.id);
-            let start = resume(&part.consistent, &key, pass, a.stable.min(b.stable), 0);
+            let mark = part.consistent.slot(key, PairMark::new);
+            let start = mark.resume(pass, a.stable.min(b.stable), 0);
             let below = ar
                 .high_watermark
                 .min(br.high_watermark)
                 .min(ar.log_end_offset)
                 .min(br.log_end_offset);
             let from = start.max(ar.log_start_offset).max(br.log_start_offset);
-            for offset in from..below {
+            if let Some(offset) = first_difference(ar, br, from, below) {
                 let (x, y) = (ar.record_at(offset), br.record_at(offset));
-                if x == y {
-                    continue;
-                }
                 report(format!(
                     "{} and {} disagree at offset {offset}, below both HWs ({}, {}): {} (in \
                      leader epoch {}) has {}, {} (in leader epoch {}) has {}",
@@ -256,9 +253,8 @@ pub(super) fn replica_consistency(
                     br.leader_epoch,
                     show(y)
                 ));
-                break;
             }
-            part.consistent.insert(key, PairMark { pass, upto: below.max(start), epoch: 0 });
+            *mark = PairMark { pass, upto: below.max(start), epoch: 0 };
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The invariants that read no log: O(1) per replica or partition.
 
+use std::collections::BTreeMap;
+
 use crate::sim::NodeId;
 
 use super::super::view::{PartitionView, ReplicaView};
@@ -14,14 +16,14 @@ fn role(replica: &ReplicaView) -> &'static str {
 /// `single-leader`: at most one leader per partition per leader epoch, across every broker's
 /// claim and the controller's choice, across time.
 pub(super) fn single_leader(
-    part: &mut PartitionTrack,
+    epoch_leaders: &mut BTreeMap<u32, Claim>,
     epoch: u32,
     claim: Claim,
     names: &Names,
     report: Report,
 ) {
     let how = |c: &Claim| if c.by_controller { "the controller's choice" } else { "acting" };
-    match part.epoch_leaders.get(&epoch) {
+    match epoch_leaders.get(&epoch) {
         Some(first) if first.leader != claim.leader => report(format!(
             "two leaders in epoch {epoch}: {} ({}, seen since {}) and {} ({})",
             names.get(first.leader),
@@ -32,13 +34,13 @@ pub(super) fn single_leader(
         )),
         Some(_) => {}
         None => {
-            part.epoch_leaders.insert(epoch, claim);
-            if part.epoch_leaders.len() > EPOCHS_REMEMBERED {
-                part.epoch_leaders.pop_first();
+            epoch_leaders.insert(epoch, claim);
+            if epoch_leaders.len() > EPOCHS_REMEMBERED {
+                epoch_leaders.pop_first();
             }
         }
     }
-    assert!(part.epoch_leaders.len() <= EPOCHS_REMEMBERED);
+    assert!(epoch_leaders.len() <= EPOCHS_REMEMBERED);
 }
 
 /// `monotonic-epoch`, controller side: the controller's leader epoch and partition epoch of a
@@ -130,8 +132,8 @@ pub(super) fn leader_in_isr(pv: &PartitionView, names: &Names, report: Report) {
             names.get(leader),
             pv.leader_epoch,
             pv.partition_epoch,
-            names.list(&pv.isr),
-            names.list(&pv.elr)
+            names.list(pv.isr),
+            names.list(pv.elr)
         ));
     }
 }

@@ -1,6 +1,8 @@
 //! Each invariant on hand-made views: one that breaks it (found, with the details) and one
 //! that does not (silent).
 
+use std::sync::LazyLock;
+
 use super::*;
 use crate::check::INVARIANTS;
 use crate::check::view::{BrokerView, ControllerView};
@@ -9,8 +11,21 @@ const B1: NodeId = NodeId(0);
 const B2: NodeId = NodeId(1);
 const B3: NodeId = NodeId(2);
 
-fn tp(partition: u32) -> TopicPartition {
-    TopicPartition::new("t", partition)
+/// Partitions `t-0` to `t-7`; views borrow them.
+static TPS: LazyLock<Vec<TopicPartition>> =
+    LazyLock::new(|| (0..8).map(|p| TopicPartition::new("t", p)).collect());
+
+const NAMES: [&str; 3] = ["b1", "b2", "b3"];
+
+fn tp(partition: u32) -> &'static TopicPartition {
+    &TPS[partition as usize]
+}
+
+/// In partition order, as views list them.
+fn sorted<T>(mut by_tp: Vec<(&TopicPartition, T)>) -> Vec<(&TopicPartition, T)> {
+    by_tp.sort_by(|a, b| a.0.cmp(b.0));
+    assert!(by_tp.windows(2).all(|w| w[0].0 != w[1].0), "a partition listed twice");
+    by_tp
 }
 
 /// Records at offsets `start..`, from (epoch, value).
@@ -49,38 +64,35 @@ fn leader<'a>(records: &'a [Record], epoch: u32, hw: u64, isr: &'a [NodeId]) -> 
     ReplicaView { is_leader: true, isr, ..follower(records, epoch, hw) }
 }
 
-fn broker<'a>(id: NodeId, replicas: Vec<(TopicPartition, ReplicaView<'a>)>) -> BrokerView<'a> {
-    BrokerView {
-        id,
-        name: format!("b{}", id.0 + 1),
-        alive: true,
-        replicas: replicas.into_iter().collect(),
-    }
+fn broker<'a>(id: NodeId, replicas: Vec<(&'a TopicPartition, ReplicaView<'a>)>) -> BrokerView<'a> {
+    BrokerView { id, name: NAMES[id.0 as usize], alive: true, replicas: sorted(replicas) }
 }
 
 fn dead<'a>(id: NodeId) -> BrokerView<'a> {
     BrokerView { alive: false, ..broker(id, Vec::new()) }
 }
 
-fn partition(leader: Option<NodeId>, epoch: u32, isr: &[NodeId]) -> PartitionView {
+fn partition(leader: Option<NodeId>, epoch: u32, isr: &[NodeId]) -> PartitionView<'_> {
     PartitionView {
         leader,
         leader_epoch: epoch,
         partition_epoch: epoch,
-        replicas: vec![B1, B2, B3],
-        isr: isr.to_vec(),
-        elr: Vec::new(),
+        replicas: &[B1, B2, B3],
+        isr,
+        elr: &[],
     }
 }
 
-fn controller(partitions: Vec<(TopicPartition, PartitionView)>) -> Option<ControllerView> {
-    Some(ControllerView { partitions: partitions.into_iter().collect() })
+fn controller<'a>(
+    partitions: Vec<(&'a TopicPartition, PartitionView<'a>)>,
+) -> Option<ControllerView<'a>> {
+    Some(ControllerView { partitions: sorted(partitions) })
 }
 
 fn view<'a>(
     ms: u64,
     brokers: Vec<BrokerView<'a>>,
-    controller: Option<ControllerView>,
+    controller: Option<ControllerView<'a>>,
 ) -> ClusterView<'a> {
     ClusterView { time: Instant::from_nanos(ms * 1_000_000), brokers, controller }
 }
@@ -241,6 +253,30 @@ fn monotonic_epoch_at_a_broker_while_it_stays_up() {
     assert_eq!(checker.observe(&up(4, 3)), vec![]);
 }
 
+/// A partition is recognised whatever copy of its name a view carries and wherever it
+/// sits in the list: a broker's epoch history follows the partition.
+#[test]
+fn partitions_are_recognised_by_name_in_any_position() {
+    let records = log(&[(1, 1)]);
+    // The same names in other allocations than `tp`'s.
+    let copies: Vec<TopicPartition> = (0..3).map(|p| TopicPartition::new("t", p)).collect();
+    let at = |ms, replicas| view(ms, vec![broker(B2, replicas)], None);
+    let mut checker = StateChecker::new();
+    let first = vec![
+        (tp(0), follower(&records, 5, 1)),
+        (tp(1), follower(&records, 4, 1)),
+        (tp(2), follower(&records, 3, 1)),
+    ];
+    assert_eq!(checker.observe(&at(1, first)), vec![]);
+    let second =
+        vec![(&copies[1], follower(&records, 4, 1)), (&copies[2], follower(&records, 2, 1))];
+    let v = one(&checker.observe(&at(2, second)), "monotonic-epoch");
+    assert_mentions(&v, &["t-2", "from 3 to 2"]);
+    let third = vec![(&copies[1], follower(&records, 1, 1)), (tp(2), follower(&records, 2, 1))];
+    let v = one(&checker.observe(&at(3, third)), "monotonic-epoch");
+    assert_mentions(&v, &["t-1", "from 4 to 1"]);
+}
+
 #[test]
 fn hw_below_leo() {
     let records = log(&[(1, 1), (1, 2)]);
@@ -275,7 +311,7 @@ fn leader_in_isr() {
     let v = one(&StateChecker::new().observe(&bad), "leader-in-isr");
     assert_mentions(&v, &["t-2", "leader b3", "leader epoch 4", "ISR [b1, b2]"]);
 
-    let elr = PartitionView { elr: vec![B3], ..partition(Some(B3), 4, &[]) };
+    let elr = PartitionView { elr: &[B3], ..partition(Some(B3), 4, &[]) };
     let no_leader = partition(None, 4, &[B1]);
     let good = view(1, brokers(), controller(vec![(tp(2), elr), (tp(3), no_leader)]));
     assert_eq!(StateChecker::new().observe(&good), vec![]);
@@ -286,7 +322,7 @@ fn leader_in_isr() {
 fn strong_isr_r4() {
     let b2_log = log(&[(1, 10), (1, 11)]);
     let b1_log = log(&[(1, 10)]);
-    let state = |isr: &[NodeId], b1_alive: bool| {
+    let state = |isr: &'static [NodeId], b1_alive: bool| {
         let b1 =
             if b1_alive { broker(B1, vec![(tp(0), follower(&b1_log, 1, 1))]) } else { dead(B1) };
         view(
@@ -359,7 +395,7 @@ fn strong_isr_sees_a_different_record() {
 #[test]
 fn valid_high_watermark() {
     let full = log(&[(1, 1), (1, 2), (1, 3)]);
-    let state = |isr: &[NodeId]| {
+    let state = |isr: &'static [NodeId]| {
         view(
             4,
             vec![
