@@ -39,7 +39,7 @@ fn million_ops() -> History {
                 let offset = log.len() as u64;
                 log.push((offset, value));
                 history.ops.push(Op {
-                    process: format!("p{p}"),
+                    process: format!("p{p}").into(),
                     outcome: Outcome::Ok,
                     invoke_ns,
                     complete_ns: invoke_ns + 500_000,
@@ -62,7 +62,7 @@ fn million_ops() -> History {
         for (i, records) in log.chunks(POLL_RECORDS).enumerate() {
             let at_ns = end_ns + i as u64;
             history.ops.push(Op {
-                process: format!("c{partition}"),
+                process: format!("c{partition}").into(),
                 outcome: Outcome::Ok,
                 invoke_ns: at_ns,
                 complete_ns: at_ns,

@@ -11,6 +11,7 @@
 //!   refused, `info` otherwise or when none came).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::kafka::cluster::Layout;
 use crate::kafka::protocol::{KafkaObs, TopicPartition};
@@ -54,8 +55,10 @@ pub fn from_observations(
     end: Instant,
     unseen_grace: Duration,
 ) -> History {
+    let names =
+        (0..layout.node_count() as u32).map(|n| Arc::from(layout.name(NodeId(n)))).collect();
     let mut builder =
-        Builder { layout, ops: Vec::new(), open_sends: BTreeMap::new(), commits: BTreeMap::new() };
+        Builder { names, ops: Vec::new(), open_sends: BTreeMap::new(), commits: BTreeMap::new() };
     let mut idx = 0;
     while idx < observed.len() {
         let o = &observed[idx];
@@ -78,8 +81,9 @@ pub fn from_observations(
     History { promises: promises(scenario), end, ops: builder.ops }
 }
 
-struct Builder<'l> {
-    layout: &'l Layout,
+struct Builder {
+    /// Node names, shared by every operation of the node.
+    names: Vec<Arc<str>>,
     ops: Vec<Op>,
     /// Value -> (producer, invoked, an attempt was sent) of sends not yet completed.
     open_sends: BTreeMap<u64, OpenSend>,
@@ -110,7 +114,7 @@ fn tp_of(tp: &TopicPartition) -> Tp {
     Tp(tp.topic.to_string(), tp.partition)
 }
 
-impl Builder<'_> {
+impl Builder {
     fn push(
         &mut self,
         node: NodeId,
@@ -120,7 +124,7 @@ impl Builder<'_> {
         call: Call,
     ) {
         self.ops.push(Op {
-            process: self.layout.name(node).to_string(),
+            process: self.names[node.0 as usize].clone(),
             outcome,
             invoke_ns: invoked.as_nanos(),
             complete_ns: completed.as_nanos(),
@@ -131,12 +135,12 @@ impl Builder<'_> {
     /// A send's call; `acked` is where and by whom: (offset, leader, epoch).
     fn send_call(&self, open: &OpenSend, value: u64, acked: Option<(u64, NodeId, u32)>) -> Call {
         Call::Send {
-            topic: open.tp.topic.to_string(),
+            topic: open.tp.topic.clone(),
             partition: open.tp.partition,
             key: open.key,
             value,
             offset: acked.map(|a| a.0),
-            leader: acked.map(|a| self.layout.name(a.1).to_string()),
+            leader: acked.map(|a| self.names[a.1.0 as usize].clone()),
             epoch: acked.map(|a| a.2),
         }
     }
@@ -152,7 +156,7 @@ impl Builder<'_> {
                     last.records.push((*offset, *value));
                 }
                 _ => partitions.push(PartitionRead {
-                    topic: tp.topic.to_string(),
+                    topic: tp.topic.clone(),
                     partition: tp.partition,
                     records: vec![(*offset, *value)],
                 }),

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -67,7 +69,7 @@ pub fn parse(text: &str) -> Result<History, HistoryError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Common {
-    process: String,
+    process: Arc<str>,
     #[serde(rename = "type")]
     outcome: Outcome,
     invoke_ns: u64,

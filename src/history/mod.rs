@@ -39,6 +39,7 @@ mod jsonl;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -133,7 +134,8 @@ impl Default for ProducerPromises {
 /// through a flattened enum).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Op {
-    pub process: String,
+    /// Shared, not copied: a process performs many operations.
+    pub process: Arc<str>,
     #[serde(rename = "type")]
     pub outcome: Outcome,
     pub invoke_ns: u64,
@@ -157,7 +159,7 @@ pub enum Call {
     /// A producer wrote `value` (Kafka record key `key`) to a partition; `offset` is where
     /// the acknowledgement put it.
     Send {
-        topic: String,
+        topic: Arc<str>,
         partition: u32,
         #[serde(default)]
         key: u32,
@@ -167,7 +169,7 @@ pub enum Call {
         /// The broker that acknowledged it and its leader epoch, where known: they only
         /// explain findings.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        leader: Option<String>,
+        leader: Option<Arc<str>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         epoch: Option<u32>,
     },
@@ -224,7 +226,7 @@ impl fmt::Display for Tp {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionRead {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: u32,
     /// `[offset, value]`, in the order the poll returned them.
     pub records: Vec<(u64, u64)>,
@@ -232,6 +234,6 @@ pub struct PartitionRead {
 
 impl PartitionRead {
     pub fn tp(&self) -> Tp {
-        Tp(self.topic.clone(), self.partition)
+        Tp(self.topic.to_string(), self.partition)
     }
 }

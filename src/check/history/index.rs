@@ -3,6 +3,7 @@
 //! which values were observed at which offset, by acknowledgement or by an `ok` poll.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::history::{Call, History, Op, Outcome, Tp};
 
@@ -17,8 +18,6 @@ pub(super) struct Write {
     pub offset: Option<u64>,
     /// The first `ok` poll that returned it, if any.
     pub read_by: Option<usize>,
-    /// Its position among its process's sends in invocation order: how it is named.
-    pub seq: u64,
 }
 
 /// One value observed at one offset, by the first operation that observed it there.
@@ -35,6 +34,8 @@ pub(super) struct PartIndex {
     pub seen: Vec<Seen>,
     /// The distinct offsets observed, sorted: a read's index in the version order.
     pub offsets: Vec<u64>,
+    /// The offsets observed with more than one value, sorted (`inconsistent-offsets`).
+    pub conflicted: Vec<u64>,
     /// (completion time, offset) each time the highest offset an `ok` poll read grew.
     pub frontier: Vec<(u64, u64)>,
 }
@@ -48,6 +49,11 @@ impl PartIndex {
     pub fn first_reached(&self, offset: u64) -> Option<u64> {
         let idx = self.frontier.partition_point(|&(_, o)| o < offset);
         self.frontier.get(idx).map(|&(t, _)| t)
+    }
+
+    /// Whether `offset` was observed with more than one value.
+    pub fn is_conflicted(&self, offset: u64) -> bool {
+        self.conflicted.binary_search(&offset).is_ok()
     }
 
     /// How many observed offsets lie below `offset`.
@@ -74,6 +80,7 @@ pub(super) struct Index<'h> {
     by_value: HashMap<u64, usize>,
     pub parts: Vec<PartIndex>,
     tp_ids: BTreeMap<(&'h str, u32), usize>,
+    last_tp: Option<(&'h str, u32, usize)>,
 }
 
 impl<'h> Index<'h> {
@@ -87,22 +94,24 @@ impl<'h> Index<'h> {
             by_value: HashMap::with_capacity(history.ops.len()),
             parts: Vec::new(),
             tp_ids: BTreeMap::new(),
+            last_tp: None,
         };
         let mut process_ids: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut last: Option<(&str, usize)> = None;
+        let mut last: Option<(&Arc<str>, usize)> = None;
         for op in &history.ops {
             let process = match last {
-                Some((name, id)) if name == op.process => id,
+                // Most histories share one name per process: the pointer decides.
+                Some((name, id)) if Arc::ptr_eq(name, &op.process) || *name == op.process => id,
                 _ => {
                     let next = process_ids.len();
-                    let id = *process_ids.entry(op.process.as_str()).or_insert(next);
+                    let id = *process_ids.entry(&op.process).or_insert(next);
                     if id == index.processes.len() {
-                        index.processes.push(op.process.as_str());
+                        index.processes.push(&op.process);
                     }
                     id
                 }
             };
-            last = Some((op.process.as_str(), process));
+            last = Some((&op.process, process));
             index.op_process.push(process);
         }
         index.index_writes();
@@ -114,11 +123,30 @@ impl<'h> Index<'h> {
             part.seen.dedup_by(|b, a| a.offset == b.offset && a.value == b.value);
             part.offsets = part.seen.iter().map(|s| s.offset).collect();
             part.offsets.dedup();
+            part.conflicted = part
+                .seen
+                .chunk_by(|a, b| a.offset == b.offset)
+                .filter(|same| same.len() > 1)
+                .map(|same| same[0].offset)
+                .collect();
         }
         index
     }
 
     pub fn tp_id(&mut self, topic: &'h str, partition: u32) -> usize {
+        // Runs of operations on one partition: the same name, usually the same memory.
+        if let Some((last_topic, last_partition, id)) = self.last_tp
+            && last_partition == partition
+            && (std::ptr::eq(last_topic, topic) || last_topic == topic)
+        {
+            return id;
+        }
+        let id = self.intern_tp(topic, partition);
+        self.last_tp = Some((topic, partition, id));
+        id
+    }
+
+    fn intern_tp(&mut self, topic: &'h str, partition: u32) -> usize {
         let next = self.tp_ids.len();
         let id = *self.tp_ids.entry((topic, partition)).or_insert(next);
         if id == self.tps.len() {
@@ -141,9 +169,7 @@ impl<'h> Index<'h> {
         self.history.ops.iter().enumerate()
     }
 
-    /// Every send, numbered per process in invocation order.
     fn index_writes(&mut self) {
-        let mut sends: Vec<(usize, u64, u64, usize)> = Vec::new();
         for (i, op) in self.ops() {
             if let Call::Send { topic, partition, value, offset, .. } = &op.call {
                 let tp = self.tp_id(topic, *partition);
@@ -155,26 +181,16 @@ impl<'h> Index<'h> {
                     outcome: op.outcome,
                     offset: offset.filter(|_| op.outcome == Outcome::Ok),
                     read_by: None,
-                    seq: 0,
                 };
                 assert!(
                     self.by_value.insert(*value, self.writes.len()).is_none(),
                     "value {value} sent twice: histories are validated on load"
                 );
-                sends.push((process, op.invoke_ns, *value, self.writes.len()));
                 if let Some(o) = write.offset {
                     self.parts[tp].seen.push(Seen { offset: o, value: *value, op: i });
                 }
                 self.writes.push(write);
             }
-        }
-        sends.sort_unstable();
-        let mut last: Option<usize> = None;
-        let mut seq = 0;
-        for (process, _, _, w) in sends {
-            seq = if last == Some(process) { seq + 1 } else { 0 };
-            last = Some(process);
-            self.writes[w].seq = seq;
         }
     }
 
@@ -200,12 +216,22 @@ impl<'h> Index<'h> {
         }
     }
 
-    /// A value as a person reads it: its sender and the send's number there
-    /// (`p1#17`), or the bare value when no send wrote it.
+    /// A value as a person reads it: its sender and the send's number among the sender's
+    /// sends in invocation order (`p1#17`), or the bare value when no send wrote it. One
+    /// pass over the sends: names are made only for the few examples quoted.
     pub fn name(&self, value: u64) -> String {
-        match self.write_of(value) {
-            Some(w) => format!("{}#{}", self.processes[w.process], w.seq),
-            None => format!("value {value}"),
+        let Some(w) = self.write_of(value) else { return format!("value {value}") };
+        let key = |w: &Write| (self.history.ops[w.op].invoke_ns, self.value_of(w));
+        let own = key(w);
+        let seq = self.writes.iter().filter(|o| o.process == w.process && key(o) < own).count();
+        format!("{}#{seq}", self.processes[w.process])
+    }
+
+    /// The value a write sent.
+    pub fn value_of(&self, write: &Write) -> u64 {
+        match &self.history.ops[write.op].call {
+            Call::Send { value, .. } => *value,
+            _ => unreachable!("a write is a send"),
         }
     }
 

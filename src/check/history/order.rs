@@ -32,7 +32,7 @@ pub(super) fn check(index: &Index, found: &mut Found) {
     let mut sends: BTreeMap<(usize, usize), Vec<Send>> = BTreeMap::new();
     for write in &index.writes {
         if let Some(offset) = write.offset
-            && index.parts[write.tp].at(offset).len() == 1
+            && !index.parts[write.tp].is_conflicted(offset)
         {
             let invoked = index.history.ops[write.op].invoke_ns;
             sends.entry((write.process, write.tp)).or_default().push((invoked, offset, write.op));

@@ -41,7 +41,7 @@ impl H {
         value: u64,
         offset: u64,
     ) -> &mut Self {
-        let leader = Some("b1".to_string());
+        let leader = Some("b1".into());
         let call = Call::Send {
             topic: "t".into(),
             partition,
@@ -524,7 +524,7 @@ fn plant(mut h: History, name: &str, pick: usize) -> History {
 }
 
 fn h_process(h: &History, op: usize) -> String {
-    h.ops[op].process.clone()
+    h.ops[op].process.to_string()
 }
 
 proptest! {

@@ -38,7 +38,7 @@ fn loss_allowed(index: &Index, write: &Write) -> Option<&'static str> {
 fn describe_ack(index: &Index, write: &Write, offset: u64) -> String {
     format!(
         "offset {offset}: {} {}",
-        index.name(value_of(index, write)),
+        index.name(index.value_of(write)),
         acknowledgement(index, write.op)
     )
 }
@@ -55,19 +55,12 @@ fn acknowledgement(index: &Index, op: usize) -> String {
     format!("acknowledged{by} in {}", index.op(op))
 }
 
-fn value_of(index: &Index, write: &Write) -> u64 {
-    match &index.history.ops[write.op].call {
-        Call::Send { value, .. } => *value,
-        _ => unreachable!("a write is a send"),
-    }
-}
-
 fn lost_or_unseen(index: &Index, write: &Write, end_ns: u64, grace_ns: u64, found: &mut Found) {
     let (Some(offset), None) = (write.offset, write.read_by) else { return };
     let part = &index.parts[write.tp];
     let acked_ns = index.history.ops[write.op].complete_ns;
     let allowed = loss_allowed(index, write);
-    let value = value_of(index, write);
+    let value = index.value_of(write);
     if part.max_read().is_some_and(|m| m >= offset) {
         let seen_ns = part.first_reached(offset).expect("reads reached it").max(acked_ns);
         found.add(LOST_WRITE, write.tp, Some(write.process), allowed, seen_ns, || {
@@ -102,7 +95,7 @@ fn lost_or_unseen(index: &Index, write: &Write, end_ns: u64, grace_ns: u64, foun
 /// `G1a`: a definitely failed send's value was read.
 fn aborted_read(index: &Index, write: &Write, found: &mut Found) {
     let (Outcome::Fail, Some(read)) = (write.outcome, write.read_by) else { return };
-    let value = value_of(index, write);
+    let value = index.value_of(write);
     let read_op = &index.history.ops[read];
     found.add(G1A, write.tp, Some(write.process), None, read_op.complete_ns, || Example {
         ops: vec![write.op, read],
