@@ -20,7 +20,8 @@ pub(super) struct Write {
     pub read_by: Option<usize>,
 }
 
-/// One value observed at one offset, by the first operation that observed it there.
+/// One value observed at one offset, by the first operation that observed it there (an
+/// acknowledgement rather than the reads that agree with it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Seen {
     pub offset: u64,
@@ -203,9 +204,17 @@ impl<'h> Index<'h> {
             for read in reads {
                 let tp = self.tp_id(&read.topic, read.partition);
                 for &(offset, value) in &read.records {
-                    self.parts[tp].seen.push(Seen { offset, value, op: i });
-                    if let Some(&w) = self.by_value.get(&value) {
-                        self.writes[w].read_by.get_or_insert(i);
+                    // A read of a write where it was acknowledged adds nothing to the
+                    // version order (the acknowledgement put that pair there): only the
+                    // other reads are kept, which is most of the saving on long histories.
+                    let write = self.by_value.get(&value).map(|&w| &mut self.writes[w]);
+                    let as_acked =
+                        write.as_ref().is_some_and(|w| w.tp == tp && w.offset == Some(offset));
+                    if let Some(w) = write {
+                        w.read_by.get_or_insert(i);
+                    }
+                    if !as_acked {
+                        self.parts[tp].seen.push(Seen { offset, value, op: i });
                     }
                     let part = &mut self.parts[tp];
                     if part.max_read().is_none_or(|m| offset > m) {
