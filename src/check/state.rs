@@ -105,6 +105,9 @@ pub struct StateChecker {
     /// partitions in the same order call after call, so this spares most map look-ups.
     hint: usize,
     partitions: Vec<PartitionTrack>,
+    /// Scratch of each call's grouping of replicas by partition, kept for its memory.
+    order: Vec<usize>,
+    next: Vec<usize>,
     violations: Vec<Violation>,
     reported: BTreeSet<(&'static str, TopicPartition)>,
     suppressed: u64,
@@ -201,31 +204,28 @@ impl<K, V> Default for SmallMap<K, V> {
 }
 
 impl<K: Eq, V> SmallMap<K, V> {
-    fn get(&self, key: &K) -> Option<&V> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    fn position(&self, key: &K) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
     }
 
     fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    fn insert(&mut self, key: K, value: V) {
-        match self.get_mut(&key) {
-            Some(slot) => *slot = value,
-            None => self.0.push((key, value)),
-        }
+    /// Adds `key`, which is absent; returns its position.
+    fn push(&mut self, key: K, value: V) -> usize {
+        debug_assert!(self.position(&key).is_none());
+        self.0.push((key, value));
+        self.0.len() - 1
     }
 
     /// The value of `key`, inserted as `fresh()` when absent.
     fn slot(&mut self, key: K, fresh: impl FnOnce() -> V) -> &mut V {
-        let idx = match self.0.iter().position(|(k, _)| *k == key) {
-            Some(idx) => idx,
-            None => {
-                self.0.push((key, fresh()));
-                self.0.len() - 1
-            }
+        let at = match self.position(&key) {
+            Some(at) => at,
+            None => self.push(key, fresh()),
         };
-        &mut self.0[idx].1
+        &mut self.0[at].1
     }
 }
 
@@ -268,15 +268,17 @@ struct Seen {
 
 impl ReplicaTrack {
     /// Remembers `replica` as seen now, in place (its tail record is cloned only when it
-    /// changed: a clone may touch a shared pointer).
+    /// changed: a clone may touch a shared pointer). `at` is its track's place in `tracks`,
+    /// if it has one; returns that place.
     fn update(
         tracks: &mut SmallMap<NodeId, ReplicaTrack>,
+        at: Option<usize>,
         id: NodeId,
         replica: &ReplicaView,
         seen: Seen,
-    ) {
+    ) -> usize {
         let tail = replica.log_end_offset.checked_sub(1).and_then(|o| replica.record_at(o));
-        let Some(t) = tracks.get_mut(&id) else {
+        let Some(at) = at else {
             let track = ReplicaTrack {
                 call: seen.call,
                 leader_epoch: replica.leader_epoch,
@@ -287,9 +289,10 @@ impl ReplicaTrack {
                 stable: seen.stable,
                 recovering: seen.recovering,
             };
-            tracks.insert(id, track);
-            return;
+            return tracks.push(id, track);
         };
+        let (key, t) = &mut tracks.0[at];
+        assert_eq!(*key, id);
         t.call = seen.call;
         t.leader_epoch = replica.leader_epoch;
         t.leader_hw = seen.leader_hw;
@@ -300,6 +303,7 @@ impl ReplicaTrack {
         }
         t.stable = seen.stable;
         t.recovering = seen.recovering;
+        at
     }
 }
 
@@ -311,6 +315,8 @@ struct Live<'v> {
     replica: &'v ReplicaView<'v>,
     stable: u64,
     recovering: bool,
+    /// Where its [`ReplicaTrack`] is in its partition's `replicas`.
+    track: usize,
 }
 
 /// A violation found in this call, before de-duplication.
@@ -412,7 +418,7 @@ impl StateChecker {
         }
 
         // (partition index, replica) of every live replica.
-        let mut live: Vec<(usize, Live)> = Vec::new();
+        let mut live: Vec<(usize, Live)> = Vec::with_capacity(self.order.len());
         for broker in &view.brokers {
             if !broker.alive {
                 for part in &mut self.partitions {
@@ -426,7 +432,8 @@ impl StateChecker {
                 let at = self.index_of(tp);
                 let part = &mut self.partitions[at];
                 let id = broker.id;
-                let track = part.replicas.get(&id);
+                let track_at = part.replicas.position(&id);
+                let track = track_at.map(|at| &part.replicas.0[at].1);
                 let recovering = track.is_some_and(|t| t.recovering);
                 let prev = track.filter(|t| t.call + 1 == call);
                 let mut report = |invariant, detail| found.push(finding(invariant, tp, detail));
@@ -449,12 +456,13 @@ impl StateChecker {
                     );
                 }
                 let seen = Seen { call, leader_hw, stable, recovering };
-                ReplicaTrack::update(&mut part.replicas, id, replica, seen);
-                live.push((at, Live { tp, id, replica, stable, recovering }));
+                let track = ReplicaTrack::update(&mut part.replicas, track_at, id, replica, seen);
+                live.push((at, Live { tp, id, replica, stable, recovering, track }));
             }
         }
 
-        let order = by_partition(&live, self.partitions.len());
+        let mut order = std::mem::take(&mut self.order);
+        by_partition(&live, self.partitions.len(), &mut self.next, &mut order);
         let mut grouped: Vec<Live> = Vec::with_capacity(view.brokers.len());
         for same in order.chunk_by(|&a, &b| live[a].0 == live[b].0) {
             let part = &mut self.partitions[live[same[0]].0];
@@ -477,13 +485,12 @@ impl StateChecker {
                 report(CONSISTENT, d)
             });
         }
+        self.order = order;
         if mode != Mode::Cheap {
             self.log_pass += 1;
             // What was compared now is the new baseline: reset every watched prefix.
             for (at, l) in &live {
-                if let Some(t) = self.partitions[*at].replicas.get_mut(&l.id) {
-                    t.stable = u64::MAX;
-                }
+                self.partitions[*at].replicas.0[l.track].1.stable = u64::MAX;
             }
         }
 
@@ -531,22 +538,28 @@ impl StateChecker {
     }
 }
 
-/// The positions of `live` ordered by partition index, in their order within one (a
-/// counting sort: linear in replicas and partitions).
-fn by_partition(live: &[(usize, Live)], partitions: usize) -> Vec<usize> {
-    let mut next = vec![0; partitions + 1];
+/// Fills `order` with the positions of `live` ordered by partition index, in their order
+/// within one (a counting sort: linear in replicas and partitions; `next` is scratch).
+fn by_partition(
+    live: &[(usize, Live)],
+    partitions: usize,
+    next: &mut Vec<usize>,
+    order: &mut Vec<usize>,
+) {
+    next.clear();
+    next.resize(partitions + 1, 0);
     for &(at, _) in live {
         next[at + 1] += 1;
     }
     for at in 1..=partitions {
         next[at] += next[at - 1];
     }
-    let mut order = vec![0; live.len()];
+    order.clear();
+    order.resize(live.len(), 0);
     for (idx, &(at, _)) in live.iter().enumerate() {
         order[next[at]] = idx;
         next[at] += 1;
     }
-    order
 }
 
 fn finding<'v>(invariant: &'static str, tp: &'v TopicPartition, detail: String) -> Found<'v> {
@@ -577,9 +590,7 @@ fn end_recovery(part: &mut PartitionTrack, replicas: &mut [Live]) {
     };
     for l in replicas.iter_mut().filter(|l| l.recovering && caught_up(l.replica)) {
         l.recovering = false;
-        if let Some(t) = part.replicas.get_mut(&l.id) {
-            t.recovering = false;
-        }
+        part.replicas.0[l.track].1.recovering = false;
     }
 }
 
