@@ -70,6 +70,7 @@
 //! stands for the quorum's (it is durable): `strong-isr` and `valid-high-watermark` use it.
 
 mod logs;
+mod repeat;
 mod simple;
 #[cfg(test)]
 mod tests;
@@ -105,9 +106,14 @@ pub struct StateChecker {
     /// partitions in the same order call after call, so this spares most map look-ups.
     hint: usize,
     partitions: Vec<PartitionTrack>,
+    /// Scratch of each call's grouping of replicas by partition, kept for its memory.
+    order: Vec<usize>,
+    next: Vec<usize>,
     violations: Vec<Violation>,
     reported: BTreeSet<(&'static str, TopicPartition)>,
     suppressed: u64,
+    /// What tells a call that repeats the previous ones (see [`repeat`]).
+    repeats: repeat::Repeats,
 }
 
 /// What the checker remembers about one partition.
@@ -127,6 +133,8 @@ struct PartitionTrack {
     strong: SmallMap<(NodeId, NodeId), PairMark>,
     /// (replica, replica), lower id first -> how far their logs were compared.
     consistent: SmallMap<(NodeId, NodeId), PairMark>,
+    /// Whether the calls before repeated what they were shown of it (see [`repeat`]).
+    repeat: repeat::PartitionRepeat,
 }
 
 /// A tracked partition, and other copies of its topic name seen in views: nodes share topic
@@ -158,34 +166,54 @@ impl Known {
     }
 }
 
-/// What the log invariants read of the controller's state of a partition, owned.
+/// The controller's state of a partition as last seen, owned: what the log invariants read,
+/// and what tells a repeat.
 #[derive(Debug)]
 struct Controlled {
     leader: Option<NodeId>,
     leader_epoch: u32,
+    partition_epoch: u32,
     isr: Vec<NodeId>,
+    elr: Vec<NodeId>,
 }
 
 impl Controlled {
-    /// Takes `pv`'s values, copying the ISR only when it changed.
-    fn update(slot: &mut Option<Controlled>, pv: &PartitionView) {
-        match slot {
-            Some(c) => {
-                c.leader = pv.leader;
-                c.leader_epoch = pv.leader_epoch;
-                if c.isr != pv.isr {
-                    c.isr.clear();
-                    c.isr.extend_from_slice(pv.isr);
-                }
-            }
-            None => {
-                *slot = Some(Controlled {
-                    leader: pv.leader,
-                    leader_epoch: pv.leader_epoch,
-                    isr: pv.isr.to_vec(),
-                })
-            }
+    fn shows(&self, pv: &PartitionView) -> bool {
+        self.leader == pv.leader
+            && self.leader_epoch == pv.leader_epoch
+            && self.partition_epoch == pv.partition_epoch
+            && self.isr == pv.isr
+            && self.elr == pv.elr
+    }
+
+    /// Takes `pv`'s values (copying lists only when they changed); whether any changed.
+    fn update(slot: &mut Option<Controlled>, pv: &PartitionView) -> bool {
+        let Some(c) = slot else {
+            *slot = Some(Controlled {
+                leader: pv.leader,
+                leader_epoch: pv.leader_epoch,
+                partition_epoch: pv.partition_epoch,
+                isr: pv.isr.to_vec(),
+                elr: pv.elr.to_vec(),
+            });
+            return true;
+        };
+        if c.shows(pv) {
+            return false;
         }
+        c.leader = pv.leader;
+        c.leader_epoch = pv.leader_epoch;
+        c.partition_epoch = pv.partition_epoch;
+        copy_if_changed(&mut c.isr, pv.isr);
+        copy_if_changed(&mut c.elr, pv.elr);
+        true
+    }
+}
+
+fn copy_if_changed(to: &mut Vec<NodeId>, from: &[NodeId]) {
+    if *to != from {
+        to.clear();
+        to.extend_from_slice(from);
     }
 }
 
@@ -201,31 +229,28 @@ impl<K, V> Default for SmallMap<K, V> {
 }
 
 impl<K: Eq, V> SmallMap<K, V> {
-    fn get(&self, key: &K) -> Option<&V> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    fn position(&self, key: &K) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
     }
 
     fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    fn insert(&mut self, key: K, value: V) {
-        match self.get_mut(&key) {
-            Some(slot) => *slot = value,
-            None => self.0.push((key, value)),
-        }
+    /// Adds `key`, which is absent; returns its position.
+    fn push(&mut self, key: K, value: V) -> usize {
+        debug_assert!(self.position(&key).is_none());
+        self.0.push((key, value));
+        self.0.len() - 1
     }
 
     /// The value of `key`, inserted as `fresh()` when absent.
     fn slot(&mut self, key: K, fresh: impl FnOnce() -> V) -> &mut V {
-        let idx = match self.0.iter().position(|(k, _)| *k == key) {
-            Some(idx) => idx,
-            None => {
-                self.0.push((key, fresh()));
-                self.0.len() - 1
-            }
+        let at = match self.position(&key) {
+            Some(at) => at,
+            None => self.push(key, fresh()),
         };
-        &mut self.0[idx].1
+        &mut self.0[at].1
     }
 }
 
@@ -241,7 +266,12 @@ struct Claim {
 struct ReplicaTrack {
     /// The call it was last seen in (alive).
     call: u64,
+    is_leader: bool,
     leader_epoch: u32,
+    high_watermark: u64,
+    /// A leader's ISR and pending ISR.
+    isr: Vec<NodeId>,
+    pending_isr: Vec<NodeId>,
     /// (epoch, HW) when last seen acting as leader, since it came up.
     leader_hw: Option<(u32, u64)>,
     log_start: u64,
@@ -267,19 +297,38 @@ struct Seen {
 }
 
 impl ReplicaTrack {
+    /// Whether `replica` shows what this track remembers of it (`tail` is its last record).
+    fn shows(&self, replica: &ReplicaView, tail: Option<&Record>) -> bool {
+        self.is_leader == replica.is_leader
+            && self.leader_epoch == replica.leader_epoch
+            && self.high_watermark == replica.high_watermark
+            && self.log_start == replica.log_start_offset
+            && self.leo == replica.log_end_offset
+            && self.tail.as_ref() == tail
+            && self.isr == replica.isr
+            && self.pending_isr == replica.pending_isr
+    }
+
     /// Remembers `replica` as seen now, in place (its tail record is cloned only when it
-    /// changed: a clone may touch a shared pointer).
+    /// changed: a clone may touch a shared pointer). `at` is its track's place in `tracks`,
+    /// if it has one. Returns that place, and whether the replica showed the same as in the
+    /// previous call, not recovering.
     fn update(
         tracks: &mut SmallMap<NodeId, ReplicaTrack>,
+        at: Option<usize>,
         id: NodeId,
         replica: &ReplicaView,
         seen: Seen,
-    ) {
+    ) -> (usize, bool) {
         let tail = replica.log_end_offset.checked_sub(1).and_then(|o| replica.record_at(o));
-        let Some(t) = tracks.get_mut(&id) else {
+        let Some(at) = at else {
             let track = ReplicaTrack {
                 call: seen.call,
+                is_leader: replica.is_leader,
                 leader_epoch: replica.leader_epoch,
+                high_watermark: replica.high_watermark,
+                isr: replica.isr.to_vec(),
+                pending_isr: replica.pending_isr.to_vec(),
                 leader_hw: seen.leader_hw,
                 log_start: replica.log_start_offset,
                 leo: replica.log_end_offset,
@@ -287,19 +336,28 @@ impl ReplicaTrack {
                 stable: seen.stable,
                 recovering: seen.recovering,
             };
-            tracks.insert(id, track);
-            return;
+            return (tracks.push(id, track), false);
         };
+        let (key, t) = &mut tracks.0[at];
+        assert_eq!(*key, id);
+        let same = t.call + 1 == seen.call && !seen.recovering && t.shows(replica, tail);
         t.call = seen.call;
-        t.leader_epoch = replica.leader_epoch;
         t.leader_hw = seen.leader_hw;
-        t.log_start = replica.log_start_offset;
-        t.leo = replica.log_end_offset;
-        if t.tail.as_ref() != tail {
-            t.tail = tail.cloned();
-        }
         t.stable = seen.stable;
         t.recovering = seen.recovering;
+        if !same {
+            t.is_leader = replica.is_leader;
+            t.leader_epoch = replica.leader_epoch;
+            t.high_watermark = replica.high_watermark;
+            t.log_start = replica.log_start_offset;
+            t.leo = replica.log_end_offset;
+            if t.tail.as_ref() != tail {
+                t.tail = tail.cloned();
+            }
+            copy_if_changed(&mut t.isr, replica.isr);
+            copy_if_changed(&mut t.pending_isr, replica.pending_isr);
+        }
+        (at, same)
     }
 }
 
@@ -311,11 +369,22 @@ struct Live<'v> {
     replica: &'v ReplicaView<'v>,
     stable: u64,
     recovering: bool,
+    /// Where its [`ReplicaTrack`] is in its partition's `replicas`.
+    track: usize,
+}
+
+/// Where a view's entries belong: the partition index of each controller entry and of each
+/// live replica, in view order.
+struct Places {
+    controller: Vec<usize>,
+    replicas: Vec<usize>,
 }
 
 /// A violation found in this call, before de-duplication.
 struct Found<'v> {
     invariant: &'static str,
+    /// The partition's index.
+    at: usize,
     tp: &'v TopicPartition,
     detail: String,
 }
@@ -385,34 +454,87 @@ impl StateChecker {
 
     fn run(&mut self, view: &ClusterView, mode: Mode) -> Vec<Violation> {
         self.call += 1;
-        let call = self.call;
         let names = Names(&view.brokers);
+        let places = self.place(view);
+        let quiet = self.quiet(view, &places, mode);
         let mut found: Vec<Found> = Vec::new();
-
-        if let Some(controller) = &view.controller {
-            for &(tp, ref pv) in &controller.partitions {
-                let at = self.index_of(tp);
-                let part = &mut self.partitions[at];
-                simple::controller_epochs(part, pv, &mut |d| found.push(finding(MONO, tp, d)));
-                simple::leader_in_isr(pv, &names, &mut |d| {
-                    found.push(finding(LEADER_IN_ISR, tp, d))
-                });
-                if let Some(leader) = pv.leader {
-                    let claim = Claim { leader, time: view.time, by_controller: true };
-                    simple::single_leader(
-                        &mut part.epoch_leaders,
-                        pv.leader_epoch,
-                        claim,
-                        &names,
-                        &mut |d| found.push(finding(SINGLE, tp, d)),
-                    );
-                }
-                Controlled::update(&mut part.controller, pv);
+        self.check_controller(view, &places, &quiet, &names, &mut found);
+        let live = self.check_replicas(view, &places, &quiet, mode, &names, &mut found);
+        self.check_logs(view, &live, mode, &names, &mut found);
+        if mode != Mode::Cheap {
+            // What was compared now is the new baseline: reset every watched prefix.
+            for (at, l) in &live {
+                self.partitions[*at].replicas.0[l.track].1.stable = u64::MAX;
             }
         }
+        self.settle(&quiet, &found);
+        if mode != Mode::Cheap {
+            self.log_pass += 1;
+        }
+        self.report(found, view.time)
+    }
 
-        // (partition index, replica) of every live replica.
-        let mut live: Vec<(usize, Live)> = Vec::new();
+    /// The partition index of every controller entry and of every live replica, in view
+    /// order.
+    fn place(&mut self, view: &ClusterView) -> Places {
+        let controller = view.controller.iter().flat_map(|c| &c.partitions);
+        let controller = controller.map(|(tp, _)| self.index_of(tp)).collect();
+        let alive = view.brokers.iter().filter(|b| b.alive);
+        let replicas = alive.flat_map(|b| &b.replicas).map(|(tp, _)| self.index_of(tp)).collect();
+        Places { controller, replicas }
+    }
+
+    /// The controller's invariants (`monotonic-epoch`, `leader-in-isr`, `single-leader`).
+    fn check_controller<'v>(
+        &mut self,
+        view: &'v ClusterView,
+        places: &Places,
+        quiet: &[bool],
+        names: &Names,
+        found: &mut Vec<Found<'v>>,
+    ) {
+        let call = self.call;
+        let entries = view.controller.iter().flat_map(|c| &c.partitions);
+        for (&(tp, ref pv), &at) in entries.zip(&places.controller) {
+            if quiet[at] {
+                continue;
+            }
+            let part = &mut self.partitions[at];
+            simple::controller_epochs(part, pv, &mut |d| found.push(finding(MONO, at, tp, d)));
+            simple::leader_in_isr(pv, names, &mut |d| {
+                found.push(finding(LEADER_IN_ISR, at, tp, d))
+            });
+            if let Some(leader) = pv.leader {
+                let claim = Claim { leader, time: view.time, by_controller: true };
+                let mut report = |d| found.push(finding(SINGLE, at, tp, d));
+                simple::single_leader(
+                    &mut part.epoch_leaders,
+                    pv.leader_epoch,
+                    claim,
+                    names,
+                    &mut report,
+                );
+            }
+            let changed = Controlled::update(&mut part.controller, pv);
+            part.repeat.listed(call, changed);
+        }
+    }
+
+    /// The replicas' invariants (`hw-below-leo`, `monotonic-epoch`,
+    /// `monotonic-high-watermark`, `single-leader`); returns the live replicas (of partitions
+    /// not quiet) with their partition index.
+    fn check_replicas<'v>(
+        &mut self,
+        view: &'v ClusterView,
+        places: &Places,
+        quiet: &[bool],
+        mode: Mode,
+        names: &Names,
+        found: &mut Vec<Found<'v>>,
+    ) -> Vec<(usize, Live<'v>)> {
+        let call = self.call;
+        let mut live: Vec<(usize, Live)> = Vec::with_capacity(places.replicas.len());
+        let mut at_of = places.replicas.iter();
         for broker in &view.brokers {
             if !broker.alive {
                 for part in &mut self.partitions {
@@ -423,17 +545,22 @@ impl StateChecker {
                 continue;
             }
             for &(tp, ref replica) in &broker.replicas {
-                let at = self.index_of(tp);
+                let at = *at_of.next().expect("a place per live replica");
                 let part = &mut self.partitions[at];
                 let id = broker.id;
-                let track = part.replicas.get(&id);
+                if quiet[at] {
+                    part.replicas.get_mut(&id).expect("a quiet partition's replica").call = call;
+                    continue;
+                }
+                let track_at = part.replicas.position(&id);
+                let track = track_at.map(|at| &part.replicas.0[at].1);
                 let recovering = track.is_some_and(|t| t.recovering);
                 let prev = track.filter(|t| t.call + 1 == call);
-                let mut report = |invariant, detail| found.push(finding(invariant, tp, detail));
-                simple::hw_below_leo(id, replica, &names, &mut |d| report(HW_LEO, d));
-                simple::broker_epoch(id, prev, replica, &names, &mut |d| report(MONO, d));
+                let mut report = |invariant, detail| found.push(finding(invariant, at, tp, detail));
+                simple::hw_below_leo(id, replica, names, &mut |d| report(HW_LEO, d));
+                simple::broker_epoch(id, prev, replica, names, &mut |d| report(MONO, d));
                 let leader_hw =
-                    simple::monotonic_hw(id, prev, replica, &names, &mut |d| report(MONO_HW, d));
+                    simple::monotonic_hw(id, prev, replica, names, &mut |d| report(MONO_HW, d));
                 let stable = match prev {
                     Some(p) if mode != Mode::Full => p.stable.min(unchanged_below(p, replica)),
                     _ => 0,
@@ -444,49 +571,61 @@ impl StateChecker {
                         &mut part.epoch_leaders,
                         replica.leader_epoch,
                         claim,
-                        &names,
+                        names,
                         &mut |d| report(SINGLE, d),
                     );
                 }
                 let seen = Seen { call, leader_hw, stable, recovering };
-                ReplicaTrack::update(&mut part.replicas, id, replica, seen);
-                live.push((at, Live { tp, id, replica, stable, recovering }));
+                let (track, same) =
+                    ReplicaTrack::update(&mut part.replicas, track_at, id, replica, seen);
+                part.repeat.held(call, same);
+                live.push((at, Live { tp, id, replica, stable, recovering, track }));
             }
         }
+        live
+    }
 
-        let order = by_partition(&live, self.partitions.len());
+    /// The invariants over each partition's live replicas together (`valid-high-watermark`,
+    /// and unless cheap the log-comparing ones).
+    fn check_logs<'v>(
+        &mut self,
+        view: &ClusterView,
+        live: &[(usize, Live<'v>)],
+        mode: Mode,
+        names: &Names,
+        found: &mut Vec<Found<'v>>,
+    ) {
+        let mut order = std::mem::take(&mut self.order);
+        by_partition(live, self.partitions.len(), &mut self.next, &mut order);
         let mut grouped: Vec<Live> = Vec::with_capacity(view.brokers.len());
         for same in order.chunk_by(|&a, &b| live[a].0 == live[b].0) {
-            let part = &mut self.partitions[live[same[0]].0];
+            let at = live[same[0]].0;
+            let part = &mut self.partitions[at];
             grouped.clear();
             grouped.extend(same.iter().map(|&idx| live[idx].1));
             end_recovery(part, &mut grouped);
             let replicas = &grouped[..];
             let tp = replicas[0].tp;
-            let mut report = |invariant, detail| found.push(finding(invariant, tp, detail));
-            simple::valid_high_watermark(part, replicas, &names, &mut |d| report(VALID_HW, d));
+            let mut report = |invariant, detail| found.push(finding(invariant, at, tp, detail));
+            simple::valid_high_watermark(part, replicas, names, &mut |d| report(VALID_HW, d));
             if mode == Mode::Cheap {
                 continue;
             }
             logs::extend_committed(part, replicas, view.time);
-            logs::committed_durability(part, replicas, self.log_pass, &names, &mut |d| {
+            logs::committed_durability(part, replicas, self.log_pass, names, &mut |d| {
                 report(DURABLE, d)
             });
-            logs::strong_isr(part, replicas, self.log_pass, &names, &mut |d| report(STRONG_ISR, d));
-            logs::replica_consistency(part, replicas, self.log_pass, &names, &mut |d| {
+            logs::strong_isr(part, replicas, self.log_pass, names, &mut |d| report(STRONG_ISR, d));
+            logs::replica_consistency(part, replicas, self.log_pass, names, &mut |d| {
                 report(CONSISTENT, d)
             });
         }
-        if mode != Mode::Cheap {
-            self.log_pass += 1;
-            // What was compared now is the new baseline: reset every watched prefix.
-            for (at, l) in &live {
-                if let Some(t) = self.partitions[*at].replicas.get_mut(&l.id) {
-                    t.stable = u64::MAX;
-                }
-            }
-        }
+        self.order = order;
+    }
 
+    /// Reports the findings not reported before, one per invariant and partition; counts the
+    /// rest as suppressed.
+    fn report(&mut self, found: Vec<Found>, time: Instant) -> Vec<Violation> {
         let mut new = Vec::new();
         for f in found {
             if self.reported.contains(&(f.invariant, f.tp.clone())) {
@@ -496,7 +635,7 @@ impl StateChecker {
             self.reported.insert((f.invariant, f.tp.clone()));
             new.push(Violation {
                 invariant: f.invariant,
-                time: view.time,
+                time,
                 detail: format!("{}: {}", f.tp, f.detail),
             });
         }
@@ -531,26 +670,37 @@ impl StateChecker {
     }
 }
 
-/// The positions of `live` ordered by partition index, in their order within one (a
-/// counting sort: linear in replicas and partitions).
-fn by_partition(live: &[(usize, Live)], partitions: usize) -> Vec<usize> {
-    let mut next = vec![0; partitions + 1];
+/// Fills `order` with the positions of `live` ordered by partition index, in their order
+/// within one (a counting sort: linear in replicas and partitions; `next` is scratch).
+fn by_partition(
+    live: &[(usize, Live)],
+    partitions: usize,
+    next: &mut Vec<usize>,
+    order: &mut Vec<usize>,
+) {
+    next.clear();
+    next.resize(partitions + 1, 0);
     for &(at, _) in live {
         next[at + 1] += 1;
     }
     for at in 1..=partitions {
         next[at] += next[at - 1];
     }
-    let mut order = vec![0; live.len()];
+    order.clear();
+    order.resize(live.len(), 0);
     for (idx, &(at, _)) in live.iter().enumerate() {
         order[next[at]] = idx;
         next[at] += 1;
     }
-    order
 }
 
-fn finding<'v>(invariant: &'static str, tp: &'v TopicPartition, detail: String) -> Found<'v> {
-    Found { invariant, tp, detail }
+fn finding<'v>(
+    invariant: &'static str,
+    at: usize,
+    tp: &'v TopicPartition,
+    detail: String,
+) -> Found<'v> {
+    Found { invariant, at, tp, detail }
 }
 
 /// Ends the recovery of every replica that caught up with the partition's leader (the
@@ -577,9 +727,7 @@ fn end_recovery(part: &mut PartitionTrack, replicas: &mut [Live]) {
     };
     for l in replicas.iter_mut().filter(|l| l.recovering && caught_up(l.replica)) {
         l.recovering = false;
-        if let Some(t) = part.replicas.get_mut(&l.id) {
-            t.recovering = false;
-        }
+        part.replicas.0[l.track].1.recovering = false;
     }
 }
 

@@ -26,6 +26,14 @@ impl PairMark {
         PairMark { pass: 0, upto: 0, epoch: 0 }
     }
 
+    /// Moves a mark set in the previous log pass to `pass`, as comparing the pair again
+    /// without anything new would (see `super::repeat`).
+    pub(super) fn carry(&mut self, pass: u64) {
+        if self.pass + 1 == pass {
+            self.pass = pass;
+        }
+    }
+
     /// Where to resume comparing the pair: this mark if it was set in the previous pass (in
     /// the same `epoch`), clamped to what stayed unchanged; else from the start.
     fn resume(&self, pass: u64, stable: u64, epoch: u32) -> u64 {

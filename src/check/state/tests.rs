@@ -561,3 +561,258 @@ fn committed_log_window_is_bounded() {
     assert_eq!(committed.base, far[0].offset);
     assert_eq!(committed.entries.len(), 2);
 }
+
+/// A toy cluster of three brokers and three partitions that a random walk changes, for
+/// comparing the checker with and without finding quiet partitions.
+mod walk {
+    use super::*;
+    use crate::sim::SimRng;
+
+    #[derive(Clone)]
+    struct Replica {
+        log_start: u64,
+        /// (epoch, value) from `log_start`.
+        entries: Vec<(u32, u64)>,
+        records: Vec<Record>,
+        is_leader: bool,
+        epoch: u32,
+        hw: u64,
+        isr: Vec<NodeId>,
+        pending: Vec<NodeId>,
+    }
+
+    #[derive(Clone)]
+    struct Entry {
+        leader: Option<NodeId>,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: Vec<NodeId>,
+        elr: Vec<NodeId>,
+    }
+
+    pub(super) struct Cluster {
+        rng: SimRng,
+        alive: [bool; 3],
+        /// [broker][partition].
+        replicas: [[Option<Replica>; 3]; 3],
+        controller: Option<[Option<Entry>; 3]>,
+        /// The partitions' common history, which replicas mostly copy.
+        truth: [Vec<(u32, u64)>; 3],
+    }
+
+    const IDS: [NodeId; 3] = [B1, B2, B3];
+
+    impl Cluster {
+        pub(super) fn new(seed: u64) -> Self {
+            let entry = |p: usize| {
+                Some(Entry {
+                    leader: Some(IDS[p]),
+                    leader_epoch: 1,
+                    partition_epoch: 1,
+                    isr: IDS.to_vec(),
+                    elr: vec![],
+                })
+            };
+            let mut c = Cluster {
+                rng: SimRng::stream(seed, "test/walk"),
+                alive: [true; 3],
+                replicas: Default::default(),
+                controller: Some([entry(0), entry(1), entry(2)]),
+                truth: Default::default(),
+            };
+            for b in 0..3 {
+                for p in 0..3 {
+                    let r = Replica {
+                        log_start: 0,
+                        entries: vec![],
+                        records: vec![],
+                        is_leader: b == p,
+                        epoch: 1,
+                        hw: 0,
+                        isr: if b == p { IDS.to_vec() } else { vec![] },
+                        pending: vec![],
+                    };
+                    c.replicas[b][p] = Some(r);
+                }
+            }
+            c
+        }
+
+        fn pick(&mut self, n: u64) -> usize {
+            self.rng.below(n) as usize
+        }
+
+        fn ids(&mut self) -> Vec<NodeId> {
+            IDS.iter().copied().filter(|_| self.rng.chance(0.6)).collect()
+        }
+
+        /// One random change (most keep the cluster sound; some break an invariant).
+        pub(super) fn change(&mut self) {
+            let (b, p) = (self.pick(3), self.pick(3));
+            match self.pick(15) {
+                0..=3 => {
+                    let epoch = self.truth[p].last().map_or(1, |e| e.0);
+                    let value = self.rng.below(1 << 20);
+                    self.truth[p].push((epoch, value));
+                    let truth = self.truth[p].clone();
+                    for r in self.replicas.iter_mut().filter_map(|row| row[p].as_mut()) {
+                        let held = r.log_start as usize + r.entries.len();
+                        if held < truth.len() {
+                            r.entries.push(truth[held]);
+                        }
+                    }
+                }
+                4 => {
+                    if let Some(r) = self.replicas[b][p].as_mut() {
+                        r.hw = self.rng.below(r.log_start + r.entries.len() as u64 + 2);
+                    }
+                }
+                5 => {
+                    let epoch = self.rng.below(4) as u32;
+                    if let Some(r) = self.replicas[b][p].as_mut() {
+                        r.is_leader = !r.is_leader;
+                        r.epoch = epoch;
+                    }
+                }
+                6 => {
+                    let (isr, pending) = (self.ids(), self.ids());
+                    if let Some(r) = self.replicas[b][p].as_mut() {
+                        r.isr = isr;
+                        r.pending = pending;
+                    }
+                }
+                7 => {
+                    let (epoch, value) = (self.rng.below(4) as u32, self.rng.below(9));
+                    if let Some(r) = self.replicas[b][p].as_mut() {
+                        match r.entries.last_mut() {
+                            Some(last) => *last = (epoch, value),
+                            None => r.entries.push((epoch, value)),
+                        }
+                    }
+                }
+                8 => {
+                    let keep = self.pick(4);
+                    if let Some(r) = self.replicas[b][p].as_mut() {
+                        r.entries.truncate(r.entries.len().saturating_sub(keep));
+                    }
+                }
+                9 => {
+                    if let Some(r) = self.replicas[b][p].as_mut()
+                        && !r.entries.is_empty()
+                    {
+                        r.entries.remove(0);
+                        r.log_start += 1;
+                    }
+                }
+                10 => self.alive[b] = !self.alive[b],
+                11 => {
+                    // A record below the last rewritten: the blind spot of incremental checks.
+                    let (epoch, value) = (self.rng.below(4) as u32, self.rng.below(9));
+                    let at = self.pick(8);
+                    if let Some(r) = self.replicas[b][p].as_mut()
+                        && at + 1 < r.entries.len()
+                    {
+                        r.entries[at] = (epoch, value);
+                    }
+                }
+                12 => self.controller = self.controller.take().xor(Some(Default::default())),
+                _ => {
+                    let (isr, elr) = (self.ids(), self.ids());
+                    let leader = self.rng.chance(0.8).then_some(IDS[b]);
+                    let bump = self.rng.below(3) as u32;
+                    if let Some(entries) = self.controller.as_mut() {
+                        let old = entries[p]
+                            .as_ref()
+                            .map_or((0, 0), |e| (e.leader_epoch, e.partition_epoch));
+                        entries[p] = Some(Entry {
+                            leader,
+                            leader_epoch: (old.0 + bump).saturating_sub(1),
+                            partition_epoch: old.1 + bump,
+                            isr,
+                            elr,
+                        });
+                    }
+                }
+            }
+        }
+
+        pub(super) fn view(&mut self, ms: u64) -> ClusterView<'_> {
+            for r in self.replicas.iter_mut().flatten().flatten() {
+                r.records = log_from(r.log_start, &r.entries);
+            }
+            let brokers = (0..3)
+                .map(|b| {
+                    if !self.alive[b] {
+                        return dead(IDS[b]);
+                    }
+                    let held = self.replicas[b].iter().enumerate().filter_map(|(p, r)| {
+                        let r = r.as_ref()?;
+                        let leo = r.log_start + r.records.len() as u64;
+                        let view = ReplicaView {
+                            is_leader: r.is_leader,
+                            leader_epoch: r.epoch,
+                            high_watermark: r.hw,
+                            log_end_offset: leo,
+                            log_start_offset: r.log_start,
+                            records: &r.records,
+                            isr: &r.isr,
+                            pending_isr: &r.pending,
+                        };
+                        Some((tp(p as u32), view))
+                    });
+                    broker(IDS[b], held.collect())
+                })
+                .collect();
+            let controller = self.controller.as_ref().map(|entries| {
+                let listed = entries.iter().enumerate().filter_map(|(p, e)| {
+                    let e = e.as_ref()?;
+                    let pv = PartitionView {
+                        leader: e.leader,
+                        leader_epoch: e.leader_epoch,
+                        partition_epoch: e.partition_epoch,
+                        replicas: &IDS,
+                        isr: &e.isr,
+                        elr: &e.elr,
+                    };
+                    Some((tp(p as u32), pv))
+                });
+                ControllerView { partitions: listed.collect() }
+            });
+            view(ms, brokers, controller)
+        }
+    }
+}
+
+/// On random walks of a toy cluster that often stands still, the checker that skips quiet
+/// partitions returns, call by call, what the one that checks everything returns, and
+/// counts the same suppressed detections: skipping is exact.
+#[test]
+fn quiet_partitions_are_skipped_exactly() {
+    let mut skipped = 0;
+    for seed in 0..60 {
+        let mut cluster = walk::Cluster::new(seed);
+        let mut rng = crate::sim::SimRng::stream(seed, "test/walk/calls");
+        let mut skipping = StateChecker::new();
+        let mut checking = StateChecker::new();
+        checking.repeats.off = true;
+        for call in 0..400 {
+            if rng.chance(0.3) {
+                for _ in 0..=rng.below(3) {
+                    cluster.change();
+                }
+            }
+            let v = cluster.view(call);
+            let (a, b) = match rng.below(20) {
+                0 => (skipping.observe_full(&v), checking.observe_full(&v)),
+                1 => (skipping.observe_cheap(&v), checking.observe_cheap(&v)),
+                _ => (skipping.observe(&v), checking.observe(&v)),
+            };
+            assert_eq!(a, b, "seed {seed}, call {call}");
+            assert_eq!(skipping.suppressed(), checking.suppressed(), "seed {seed}, call {call}");
+        }
+        assert_eq!(skipping.violations(), checking.violations());
+        assert_eq!(checking.repeats.quiet_total, 0);
+        skipped += skipping.repeats.quiet_total;
+    }
+    assert!(skipped > 10_000, "the walks hardly stood still: {skipped} quiet partitions");
+}
