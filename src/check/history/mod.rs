@@ -10,8 +10,11 @@
 //!   only `ok` sends have a known offset), never returned by any `ok` poll, though polls
 //!   read its offset or past it.
 //! - `unseen`: an `ok` write no poll returned, because no poll got that far by the end of
-//!   the history (acknowledgements younger than the grace, [`UNSEEN_GRACE_MS`] for runs,
-//!   are not judged: loss and delay look the same).
+//!   the history. Loss and delay look the same, so only what polls had time to reach is
+//!   judged: acknowledgements older than the grace ([`UNSEEN_GRACE_MS`] for runs) in a
+//!   partition whose polls had stopped advancing for the grace before the end (a
+//!   consumer still working through a backlog is late, not short; the liveness check
+//!   bounds how late).
 //! - `poll-skip` / `nonmonotonic-poll`: a process's successive `ok` polls of a partition
 //!   advance by more than one index / by zero or less. A run of reads starts afresh at a
 //!   crash and at an `assign` naming the partition (any position may follow), and at a

@@ -190,6 +190,12 @@ fn unseen_when_no_poll_got_that_far() {
     // Too recent to call at the end of a run: a consumer may just not have fetched it.
     assert_eq!(check(&history, 3_000 * MS, UNSEEN_GRACE_MS * MS), vec![]);
     assert_eq!(names(&check_ended(&history)), ["unseen"]);
+    // A consumer still advancing through the partition near the end is late, not short.
+    let mut h = H(history);
+    h.poll("c1", 55_000, 0, &[]).poll("c3", 55_000, 0, &[(0, 0)]);
+    assert_eq!(names(&run(&h.0)), ["unseen"], "an empty poll or a re-read is no progress");
+    h.seek("c4", 55_000, 0, 5).poll("c4", 55_000, 0, &[(5, 105)]);
+    assert_eq!(run(&h.done()), vec![]);
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn lost_or_unseen(index: &Index, write: &Write, end_ns: u64, grace_ns: u64, foun
                 text: format!("{}; {instead}", describe_ack(index, write, offset)),
             }
         });
-    } else if acked_ns.saturating_add(grace_ns) <= end_ns {
+    } else if acked_ns.saturating_add(grace_ns) <= end_ns && stalled(part, end_ns, grace_ns) {
         found.add(UNSEEN, write.tp, Some(write.process), allowed, end_ns, || Example {
             ops: vec![write.op],
             offsets: vec![offset],
@@ -90,6 +90,12 @@ fn lost_or_unseen(index: &Index, write: &Write, end_ns: u64, grace_ns: u64, foun
             text: describe_ack(index, write, offset),
         });
     }
+}
+
+/// Whether the polls of a partition had stopped advancing for the grace before the end (or
+/// never read it): a consumer still working through a backlog is late, not short.
+fn stalled(part: &super::index::PartIndex, end_ns: u64, grace_ns: u64) -> bool {
+    part.frontier.last().is_none_or(|&(at_ns, _)| at_ns.saturating_add(grace_ns) <= end_ns)
 }
 
 /// `G1a`: a definitely failed send's value was read.
