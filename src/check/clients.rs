@@ -31,7 +31,7 @@ use crate::sim::time::Instant;
 use crate::sim::world::Observed;
 
 use super::Violation;
-use super::history::{Finding, summary, value_name};
+use super::finding::{Finding, summary, value_name};
 
 /// The final log of each partition: (offset, value) of every record below the high
 /// watermark of the partition's final leader, in offset order.

@@ -260,10 +260,10 @@ pub fn history_human(
         let kind = a.allowed.map_or("ERROR".to_string(), |why| format!("allowed ({why})"));
         let _ = writeln!(
             out,
-            "  {} {kind}: {} (first at {:.3}s)",
+            "  {} {kind}: {} (first at {})",
             a.name,
             a.headline,
-            secs(a.first_ns)
+            crate::sim::Instant::from_nanos(a.first_ns)
         );
         for example in a.examples.iter().take(EXAMPLES_SHOWN_MAX) {
             let _ = writeln!(out, "    - {}", example.text);
@@ -275,10 +275,6 @@ pub fn history_human(
     }
     let _ = writeln!(out, "checked in {}ms", wall.as_millis());
     out
-}
-
-fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
 }
 
 #[derive(Serialize)]

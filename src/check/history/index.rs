@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::history::{Call, History, Op, Outcome, Tp};
+use crate::sim::time::Instant;
 
 /// A send, found by its value.
 #[derive(Clone, Debug)]
@@ -247,11 +248,11 @@ impl<'h> Index<'h> {
     /// An operation as a person reads it: `op 12 (c1, t=3.214s)`.
     pub fn op(&self, op: usize) -> String {
         let o = &self.history.ops[op];
-        format!("op {op} ({}, t={})", o.process, secs(o.complete_ns))
+        format!("op {op} ({}, {})", o.process, at(o.complete_ns))
     }
 }
 
-/// Nanoseconds as seconds with millisecond precision, as the trace shows times.
-pub(super) fn secs(ns: u64) -> String {
-    format!("{}.{:03}s", ns / 1_000_000_000, ns / 1_000_000 % 1000)
+/// A time of the history, shown as the trace shows times (`t=1.234s`).
+pub(super) fn at(ns: u64) -> Instant {
+    Instant::from_nanos(ns)
 }

@@ -68,9 +68,7 @@ use crate::sim::world::Observed;
 
 use super::Violation;
 use super::finding::EXAMPLES_MAX;
-use index::{Index, secs};
-
-pub(super) use super::finding::{Finding, summary, value_name};
+use index::{Index, at};
 
 /// Acknowledgements younger than this at the end of a run are not reported as unseen: a
 /// consumer may simply not have fetched them yet. Ten seconds cover a lost fetch on the
@@ -282,8 +280,8 @@ fn headline(
                     format!("polls read up to offset {m}")
                 });
             format!(
-                "{tp}: {count} acknowledged write(s) from {who} never read by the end (t={}); {reach}",
-                secs(end_ns)
+                "{tp}: {count} acknowledged write(s) from {who} never read by the end ({}); {reach}",
+                at(end_ns)
             )
         }
         INCONSISTENT => format!("{tp}: {count} offset(s) observed with different values"),

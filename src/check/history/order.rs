@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::index::{Index, secs};
+use super::index::{Index, at};
 use super::{Example, Found, NONMONOTONIC_SEND};
 
 const UNORDERED: &str = "without idempotence, with several requests in flight, a retry may \
@@ -147,14 +147,14 @@ fn example(index: &Index, earlier: Send, later: Send) -> Example {
         offsets: vec![earlier.1, later.1],
         values: vec![value(earlier.2), value(later.2)],
         text: format!(
-            "{} (invoked at t={}, {}) landed at offset {}, at or below {} (invoked before it at \
-             t={}, {}) at offset {}",
+            "{} (invoked at {}, {}) landed at offset {}, at or below {} (invoked before it at \
+             {}, {}) at offset {}",
             index.name(value(later.2)),
-            secs(later.0),
+            at(later.0),
             index.op(later.2),
             later.1,
             index.name(value(earlier.2)),
-            secs(earlier.0),
+            at(earlier.0),
             index.op(earlier.2),
             earlier.1
         ),

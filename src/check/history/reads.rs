@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::history::{Call, Outcome};
 
-use super::index::{Index, PartIndex, secs};
+use super::index::{Index, PartIndex, at};
 use super::{Example, Found, INT_NONMONOTONIC_POLL, INT_POLL_SKIP, NONMONOTONIC_POLL, POLL_SKIP};
 
 /// Where a process's next read of a partition must be, within one run of reads.
@@ -97,9 +97,9 @@ fn between(
         offsets: vec![offset],
         values: Vec::new(),
         text: format!(
-            "{} read offset {offset} {after} at t={} ({}; before: {})",
+            "{} read offset {offset} {after} at {} ({}; before: {})",
             index.processes[process],
-            secs(at_ns),
+            at(at_ns),
             index.op(op),
             index.op(since)
         ),
