@@ -103,14 +103,29 @@ fn nemesis_catches_the_client_variants_and_their_twins_pass() {
         }),
     ];
     for (path, invariant, twin) in cases {
-        let variant = load(path);
-        let seeds: Vec<u64> = (variant.run.seed..variant.run.seed + 2).collect();
-        let found = broken(&variant, &seeds);
-        assert!(found.iter().any(|v| v.contains(&invariant)), "{path}: {found:?}");
-        let mut correct = variant.clone();
-        twin(&mut correct);
-        let found = broken(&correct, &seeds);
-        assert!(found.iter().all(Vec::is_empty), "{path}'s correct twin broke {found:?}");
+        assert_caught_and_twin_holds(path, invariant, twin, None);
+    }
+}
+
+/// The variant at `path` breaks `invariant` on its shipped seed or the next, and the same
+/// seeds with `twin` applied (the correct protocol) break none of `twin_keeps` (every
+/// invariant and allowed anomaly, when `None`).
+fn assert_caught_and_twin_holds(
+    path: &str,
+    invariant: &str,
+    twin: fn(&mut kafsim::scenario::Scenario),
+    twin_keeps: Option<&[&str]>,
+) {
+    let variant = load(path);
+    let seeds: Vec<u64> = (variant.run.seed..variant.run.seed + 2).collect();
+    let found = broken(&variant, &seeds);
+    assert!(found.iter().any(|v| v.contains(&invariant)), "{path}: {found:?}");
+    let mut correct = variant.clone();
+    twin(&mut correct);
+    let must_hold = |v: &&str| twin_keeps.is_none_or(|keeps| keeps.contains(v));
+    for (seed, broke) in seeds.iter().zip(broken(&correct, &seeds)) {
+        let wrong: Vec<&str> = broke.into_iter().filter(must_hold).collect();
+        assert!(wrong.is_empty(), "{path}'s correct twin, seed {seed}, broke {wrong:?}");
     }
 }
 
@@ -140,18 +155,7 @@ fn nemesis_catches_the_lookup_and_isr_expansion_variants_and_their_twins_pass() 
         ),
     ];
     for (path, invariant, twin, twin_keeps) in cases {
-        let variant = load(path);
-        let seeds: Vec<u64> = (variant.run.seed..variant.run.seed + 2).collect();
-        let found = broken(&variant, &seeds);
-        assert!(found.iter().any(|v| v.contains(&invariant)), "{path}: {found:?}");
-        let mut correct = variant.clone();
-        twin(&mut correct);
-        // The invariants the twin must hold: those listed, or every one.
-        let must_hold = |v: &&str| twin_keeps.is_none_or(|keeps| keeps.contains(v));
-        for (seed, broke) in seeds.iter().zip(broken(&correct, &seeds)) {
-            let wrong: Vec<&str> = broke.into_iter().filter(must_hold).collect();
-            assert!(wrong.is_empty(), "{path}'s correct twin, seed {seed}, broke {wrong:?}");
-        }
+        assert_caught_and_twin_holds(path, invariant, twin, twin_keeps);
     }
 }
 
