@@ -15,7 +15,8 @@
 //! from the scenario (who is in which group) and from the final cluster (the logs). It is
 //! one pass over the history into per-partition and per-group tables (BTreeMaps, vectors
 //! sorted once), then one linear pass per invariant, because it runs once per seed of
-//! sweeps of thousands of seeds.
+//! sweeps of thousands of seeds. The pass can run as the run goes ([`ClientChecker`]), so
+//! that a run never keeps its raw observations.
 //!
 //! P1–P3's symptoms (`duplicate`, `nonmonotonic-send`) are history anomalies, found by
 //! [`super::history`].
@@ -131,10 +132,6 @@ impl<T> Default for ByOffset<T> {
 }
 
 impl<T: Copy> ByOffset<T> {
-    fn with_capacity(offsets: usize) -> Self {
-        ByOffset { first: Vec::with_capacity(offsets), more: BTreeMap::new() }
-    }
-
     /// Adds `item` at `offset` unless a value there is `same` as it.
     fn add(&mut self, offset: u64, item: T, same: impl Fn(&T) -> bool) {
         let idx = usize::try_from(offset).expect("offset fits in memory");
@@ -167,13 +164,6 @@ fn same_tp(a: &TopicPartition, b: &TopicPartition) -> bool {
     a.partition == b.partition && a.topic == b.topic
 }
 
-/// Offsets in `tp`'s final log: how many offsets its tables will likely span, so that they
-/// are allocated once.
-fn final_log_len(facts: &RunFacts, tp: &TopicPartition) -> usize {
-    let last = facts.final_logs.get(tp).and_then(|log| log.last());
-    last.map_or(0, |&(offset, _)| usize::try_from(offset).map_or(0, |o| o + 1))
-}
-
 /// What one group read of one partition.
 #[derive(Clone, Debug, Default)]
 struct GroupReads {
@@ -186,10 +176,6 @@ struct GroupReads {
 }
 
 impl GroupReads {
-    fn with_capacity(offsets: usize) -> Self {
-        GroupReads { by_offset: ByOffset::with_capacity(offsets), ..GroupReads::default() }
-    }
-
     fn started(&mut self, member: NodeId, offset: u64) {
         if !self.starts.iter().any(|&(m, _)| m == member) {
             assert!(self.starts.len() < 1 << 16, "members of one group are bounded");
@@ -306,37 +292,65 @@ struct Tables {
 /// Checks the client invariants over a run's history. Violations come out in a fixed
 /// order: by invariant (as in [`super::INVARIANTS`]), then partition or group.
 pub fn check(history: &[Observed<KafkaObs>], layout: &Layout, facts: &RunFacts) -> Vec<Violation> {
-    let mut tables = Tables::default();
-    let mut last = Instant::ZERO;
+    let mut checker = ClientChecker::new(facts.groups.clone());
     for o in history {
-        // Checked in the same pass: the history is the largest thing a run keeps.
-        assert!(last <= o.time, "the history is in time order");
-        last = o.time;
-        tables.add(o, layout, facts);
+        checker.observe(o, layout);
     }
-    let mut violations = Vec::new();
-    // Each of these tables is read by one invariant only, which may reorder it in place.
-    violations.extend(commits_ahead_of_processing(&tables, layout));
-    violations.extend(lost_commits(&tables, layout));
-    violations.extend(aggregated("split-assignment", &tables.split, "split assignment(s)"));
-    violations.extend(aggregated(
-        "zombie-commit",
-        &tables.zombie,
-        "commit(s) acknowledged after the partition moved to a newer generation",
-    ));
-    violations.extend(missed_records(&tables, layout, facts));
-    violations
+    checker.finish(layout, &facts.final_logs)
+}
+
+/// The client checks of one run, fed its observations in time order as they come.
+pub struct ClientChecker {
+    /// Every consumer that belongs to a group, with its `group.id` ([`RunFacts::groups`]).
+    groups: BTreeMap<NodeId, Arc<str>>,
+    tables: Tables,
+    last: Instant,
+}
+
+impl ClientChecker {
+    pub fn new(groups: BTreeMap<NodeId, Arc<str>>) -> Self {
+        ClientChecker { groups, tables: Tables::default(), last: Instant::ZERO }
+    }
+
+    pub fn observe(&mut self, o: &Observed<KafkaObs>, layout: &Layout) {
+        // Checked here, in the one pass every observation takes.
+        assert!(self.last <= o.time, "the history is in time order");
+        self.last = o.time;
+        self.tables.add(o, layout, &self.groups);
+    }
+
+    /// The violations, given the partitions' final logs ([`RunFacts::final_logs`]).
+    pub fn finish(self, layout: &Layout, final_logs: &FinalLogs) -> Vec<Violation> {
+        let tables = self.tables;
+        let mut violations = Vec::new();
+        // Each of these tables is read by one invariant only, which may reorder it in place.
+        violations.extend(commits_ahead_of_processing(&tables, layout));
+        violations.extend(lost_commits(&tables, layout));
+        violations.extend(aggregated("split-assignment", &tables.split, "split assignment(s)"));
+        violations.extend(aggregated(
+            "zombie-commit",
+            &tables.zombie,
+            "commit(s) acknowledged after the partition moved to a newer generation",
+        ));
+        violations.extend(missed_records(&tables, layout, final_logs));
+        violations
+    }
 }
 
 impl Tables {
-    fn add(&mut self, o: &Observed<KafkaObs>, layout: &Layout, facts: &RunFacts) {
-        let readers = || match facts.groups.get(&o.node) {
+    fn add(
+        &mut self,
+        o: &Observed<KafkaObs>,
+        layout: &Layout,
+        groups: &BTreeMap<NodeId, Arc<str>>,
+    ) {
+        let readers = || match groups.get(&o.node) {
             Some(g) => Readers::Group(g.clone()),
             None => Readers::Alone(o.node),
         };
         match &o.obs {
             KafkaObs::Read { tp, value, offset, .. } => {
-                self.group_reads(o.node, tp, readers, facts).add(o.time, *offset, *value, o.node);
+                self.group_reads(o.node, tp, readers).add(o.time, *offset, *value, o.node);
             }
             KafkaObs::Processed { group: Some(group), tp, first, last } => {
                 assert!(first <= last, "processed range {first}..={last} of {tp} is reversed");
@@ -351,7 +365,7 @@ impl Tables {
                 ResetReason::AutoOffsetReset | ResetReason::Committed => {
                     let member = (readers(), tp.clone(), o.node);
                     self.processing_starts.entry(member).or_insert(*to);
-                    self.group_reads(o.node, tp, readers, facts).started(o.node, *to);
+                    self.group_reads(o.node, tp, readers).started(o.node, *to);
                 }
                 ResetReason::OutOfRange if to > from => {
                     self.skipped.entry((readers(), tp.clone())).or_default().push((*from, *to));
@@ -433,7 +447,6 @@ impl Tables {
         consumer: NodeId,
         tp: &TopicPartition,
         readers: impl FnOnce() -> Readers,
-        facts: &RunFacts,
     ) -> &mut GroupReads {
         // The slot last asked for is this consumer's for this partition only if the last
         // consumer asking was this one.
@@ -441,8 +454,7 @@ impl Tables {
         if !same {
             self.last_reader = Some((consumer, tp.clone()));
         }
-        let fresh = || GroupReads::with_capacity(final_log_len(facts, tp));
-        self.reads.slot(|_| same, || (readers(), tp.clone()), fresh)
+        self.reads.slot(|_| same, || (readers(), tp.clone()), GroupReads::default)
     }
 
     /// `split-assignment`: a second member given the partition in the same generation.
@@ -681,10 +693,10 @@ fn aggregated(
 /// `missed-record`: every record of the final log from where a group started reading a
 /// partition up to the furthest offset it read there was read by a member, except offsets
 /// that forward out-of-range resets jumped over (retention deleted them).
-fn missed_records(tables: &Tables, layout: &Layout, facts: &RunFacts) -> Vec<Violation> {
+fn missed_records(tables: &Tables, layout: &Layout, final_logs: &FinalLogs) -> Vec<Violation> {
     let mut violations = Vec::new();
     for ((readers, tp), reads) in tables.reads.iter() {
-        let Some(log) = facts.final_logs.get(tp) else { continue };
+        let Some(log) = final_logs.get(tp) else { continue };
         // A group may have started (a reset) and read nothing yet.
         let Some(furthest) = reads.furthest() else { continue };
         let start = reads.start().expect("a group that read a partition has a start there");

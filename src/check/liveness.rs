@@ -61,79 +61,87 @@ pub struct Readers {
     pub partitions: Vec<TopicPartition>,
 }
 
-/// Tracks the heal phase: how far each reader set got, and when the cluster recovered.
+/// Tracks a run's reads and, from the heal on, when the cluster recovered. Fed every
+/// observation in time order as the run goes ([`Liveness::observe`]).
 #[derive(Debug)]
 pub struct Liveness {
-    heal: Instant,
     bound: Duration,
     readers: Vec<Readers>,
+    /// Per partition: the highest offset acknowledged so far (until the heal).
+    acked: BTreeMap<TopicPartition, u64>,
+    /// When the faults healed; acknowledgements after it set no target.
+    heal: Option<Instant>,
     /// Per reader set and partition: the highest offset acknowledged before the heal.
     targets: Vec<BTreeMap<TopicPartition, u64>>,
     /// Per reader set and partition: the highest offset its members read.
     reached: Vec<BTreeMap<TopicPartition, u64>>,
-    /// Observations already read.
-    seen: usize,
     converged: Option<Instant>,
     last_missing: Vec<String>,
 }
 
-impl Liveness {
-    /// Starts at the heal (`now`), with the observations so far: what was acknowledged by
-    /// then must be consumed.
-    pub fn start(
-        readers: Vec<Readers>,
-        observed: &[Observed<KafkaObs>],
-        now: Instant,
-        bound: Duration,
-    ) -> Liveness {
-        let mut acked: BTreeMap<&TopicPartition, u64> = BTreeMap::new();
-        for o in observed {
-            if let KafkaObs::Acked { tp, offset, .. } = &o.obs {
-                let top = acked.entry(tp).or_insert(*offset);
-                *top = (*top).max(*offset);
-            }
+/// Raises `map[tp]` to `offset`, cloning the key only for a partition not seen before.
+fn raise(map: &mut BTreeMap<TopicPartition, u64>, tp: &TopicPartition, offset: u64) {
+    match map.get_mut(tp) {
+        Some(top) => *top = (*top).max(offset),
+        None => {
+            map.insert(tp.clone(), offset);
         }
-        let targets = readers
-            .iter()
-            .map(|r| {
-                r.partitions.iter().filter_map(|tp| Some((tp.clone(), *acked.get(tp)?))).collect()
-            })
-            .collect();
-        let mut liveness = Liveness {
-            heal: now,
+    }
+}
+
+impl Liveness {
+    /// `bound`: how long after the heal the cluster may take to recover.
+    pub fn new(readers: Vec<Readers>, bound: Duration) -> Liveness {
+        Liveness {
             bound,
             reached: vec![BTreeMap::new(); readers.len()],
+            targets: vec![BTreeMap::new(); readers.len()],
             readers,
-            targets,
-            seen: 0,
+            acked: BTreeMap::new(),
+            heal: None,
             converged: None,
             last_missing: Vec::new(),
-        };
-        liveness.read(observed);
-        liveness
+        }
     }
 
-    /// Takes in the observations made since the last call (`observed` is the whole
-    /// history so far).
-    fn read(&mut self, observed: &[Observed<KafkaObs>]) {
-        for o in &observed[self.seen..] {
-            let KafkaObs::Read { tp, offset, .. } = &o.obs else { continue };
-            for (r, readers) in self.readers.iter().enumerate() {
-                if readers.members.contains(&o.node) {
-                    let top = self.reached[r].entry(tp.clone()).or_insert(*offset);
-                    *top = (*top).max(*offset);
+    /// Takes in the next observation of the run.
+    pub fn observe(&mut self, o: &Observed<KafkaObs>) {
+        match &o.obs {
+            KafkaObs::Acked { tp, offset, .. } if self.heal.is_none() => {
+                raise(&mut self.acked, tp, *offset);
+            }
+            KafkaObs::Read { tp, offset, .. } => {
+                for (r, readers) in self.readers.iter().enumerate() {
+                    if readers.members.contains(&o.node) {
+                        raise(&mut self.reached[r], tp, *offset);
+                    }
                 }
             }
+            _ => {}
         }
-        self.seen = observed.len();
+    }
+
+    /// The faults healed at `now`, after every observation before it: what was
+    /// acknowledged by then must be consumed.
+    pub fn heal(&mut self, now: Instant) {
+        assert!(self.heal.is_none(), "a run heals once");
+        self.heal = Some(now);
+        let acked = &self.acked;
+        for (r, readers) in self.readers.iter().enumerate() {
+            self.targets[r] = readers
+                .partitions
+                .iter()
+                .filter_map(|tp| Some((tp.clone(), *acked.get(tp)?)))
+                .collect();
+        }
     }
 
     /// Looks at the cluster at `now`, until it has recovered or the bound has passed.
-    pub fn probe(&mut self, observed: &[Observed<KafkaObs>], progress: &Progress, now: Instant) {
-        if self.converged.is_some() || now > self.heal + self.bound {
+    pub fn probe(&mut self, progress: &Progress, now: Instant) {
+        let heal = self.heal.expect("probed after the heal");
+        if self.converged.is_some() || now > heal + self.bound {
             return;
         }
-        self.read(observed);
         self.last_missing = self.missing(progress);
         if self.last_missing.is_empty() {
             self.converged = Some(now);
@@ -142,23 +150,22 @@ impl Liveness {
 
     /// How long after the heal the cluster recovered, if it did.
     pub fn converged_after(&self) -> Option<Duration> {
-        self.converged.map(|t| t - self.heal)
+        Some(self.converged? - self.heal?)
     }
 
     /// The violation of a cluster that did not recover within the bound.
     pub fn violation(&self) -> Option<Violation> {
+        let heal = self.heal?;
         if self.converged.is_some() {
             return None;
         }
-        let mut detail = format!(
-            "the cluster did not recover within {} of the heal at {}:",
-            self.bound, self.heal
-        );
+        let mut detail =
+            format!("the cluster did not recover within {} of the heal at {}:", self.bound, heal);
         for what in &self.last_missing {
             detail.push_str("\n  - ");
             detail.push_str(what);
         }
-        Some(Violation { invariant: "liveness", time: self.heal + self.bound, detail })
+        Some(Violation { invariant: "liveness", time: heal + self.bound, detail })
     }
 
     /// What has not converged, one line each.
@@ -273,29 +280,39 @@ mod tests {
         vec![Readers { name: "group g".into(), members: vec![C1], partitions: vec![tp()] }]
     }
 
+    /// A liveness fed `before` and healed at `heal_ms`.
+    fn healed(before: &[Observed<KafkaObs>], heal_ms: u64) -> Liveness {
+        let mut l = Liveness::new(readers(), Duration::from_millis(1_000));
+        for o in before {
+            l.observe(o);
+        }
+        l.heal(at(heal_ms));
+        l
+    }
+
     #[test]
     fn converges_once_everything_holds_at_one_moment() {
-        let mut history = vec![ack(10, 0), ack(11, 1), read(12, 0)];
-        let mut l = Liveness::start(readers(), &history, at(20), Duration::from_millis(1_000));
-        l.probe(&history, &healthy(), at(100));
+        let mut l = healed(&[ack(10, 0), ack(11, 1), read(12, 0)], 20);
+        // Acknowledged after the heal: not a target.
+        l.observe(&ack(30, 50));
+        l.probe(&healthy(), at(100));
         assert_eq!(l.converged_after(), None, "offset 1 not read yet");
-        history.push(read(150, 1));
+        l.observe(&read(150, 1));
         let mut sick = healthy();
         sick.partitions[0].isr.pop();
-        l.probe(&history, &sick, at(200));
+        l.probe(&sick, at(200));
         assert_eq!(l.converged_after(), None);
-        l.probe(&history, &healthy(), at(300));
+        l.probe(&healthy(), at(300));
         assert_eq!(l.converged_after(), Some(Duration::from_millis(280)));
         assert_eq!(l.violation(), None);
         // Once recovered, a later fault-free wobble changes nothing.
-        l.probe(&history, &sick, at(400));
+        l.probe(&sick, at(400));
         assert_eq!(l.converged_after(), Some(Duration::from_millis(280)));
     }
 
     #[test]
     fn a_cluster_that_never_recovers_names_what_did_not() {
-        let history = vec![ack(10, 0), ack(11, 7)];
-        let mut l = Liveness::start(readers(), &history, at(20), Duration::from_millis(1_000));
+        let mut l = healed(&[ack(10, 0), ack(11, 7)], 20);
         let mut sick = healthy();
         sick.partitions[0].leader = None;
         sick.partitions[0].no_leader = "the controller elected none";
@@ -306,9 +323,9 @@ mod tests {
             members: 1,
             members_expected: 2,
         };
-        l.probe(&history, &sick, at(500));
+        l.probe(&sick, at(500));
         // Past the bound, probes no longer count.
-        l.probe(&history, &healthy(), at(1_500));
+        l.probe(&healthy(), at(1_500));
         let v = l.violation().expect("never recovered");
         assert_eq!((v.invariant, v.time), ("liveness", at(1_020)));
         for needle in [

@@ -55,33 +55,15 @@ pub fn from_observations(
     end: Instant,
     unseen_grace: Duration,
 ) -> History {
-    let names =
-        (0..layout.node_count() as u32).map(|n| Arc::from(layout.name(NodeId(n)))).collect();
-    let mut builder =
-        Builder { names, ops: Vec::new(), open_sends: BTreeMap::new(), commits: BTreeMap::new() };
-    let mut idx = 0;
-    while idx < observed.len() {
-        let o = &observed[idx];
-        if let KafkaObs::Read { .. } = o.obs {
-            let same_poll = observed[idx..]
-                .iter()
-                .take_while(|r| {
-                    r.node == o.node && r.time == o.time && matches!(r.obs, KafkaObs::Read { .. })
-                })
-                .count();
-            builder.poll(&observed[idx..idx + same_poll]);
-            idx += same_poll;
-            continue;
-        }
+    let mut builder = Builder::new(layout);
+    for o in observed {
         builder.observe(o);
-        idx += 1;
     }
-    builder.finish(end);
-    let end = End { end_ns: Some(end.as_nanos()), unseen_grace_ns: unseen_grace.as_nanos() };
-    History { promises: promises(scenario), end, ops: builder.ops }
+    builder.finish(scenario, end, unseen_grace)
 }
 
-struct Builder {
+/// Builds a run's history from its observations, fed in time order as the run goes.
+pub struct Builder {
     /// Node names, shared by every operation of the node.
     names: Vec<Arc<str>>,
     ops: Vec<Op>,
@@ -89,6 +71,14 @@ struct Builder {
     open_sends: BTreeMap<u64, OpenSend>,
     /// (consumer, commit op id) -> the commit being completed partition by partition.
     commits: BTreeMap<(NodeId, u64), OpenCommit>,
+    /// The poll being read: the `Read`s one consumer observed at one instant, so far.
+    poll: Option<OpenPoll>,
+}
+
+struct OpenPoll {
+    consumer: NodeId,
+    at: Instant,
+    reads: Vec<PartitionRead>,
 }
 
 struct OpenSend {
@@ -115,6 +105,28 @@ fn tp_of(tp: &TopicPartition) -> Tp {
 }
 
 impl Builder {
+    pub fn new(layout: &Layout) -> Self {
+        let names =
+            (0..layout.node_count() as u32).map(|n| Arc::from(layout.name(NodeId(n)))).collect();
+        Builder {
+            names,
+            ops: Vec::new(),
+            open_sends: BTreeMap::new(),
+            commits: BTreeMap::new(),
+            poll: None,
+        }
+    }
+
+    /// The history of a run of `scenario` ended at `end`, whose `unseen` grace is
+    /// `unseen_grace`: what is still open then completes `info`.
+    pub fn finish(mut self, scenario: &Scenario, end: Instant, unseen_grace: Duration) -> History {
+        self.close_poll();
+        self.close_sends(|_| true, end);
+        self.close_commits(|_| true, end);
+        let end = End { end_ns: Some(end.as_nanos()), unseen_grace_ns: unseen_grace.as_nanos() };
+        History { promises: promises(scenario), end, ops: self.ops }
+    }
+
     fn push(
         &mut self,
         node: NodeId,
@@ -145,35 +157,40 @@ impl Builder {
         }
     }
 
-    fn poll(&mut self, reads: &[Observed<KafkaObs>]) {
-        let mut partitions: Vec<PartitionRead> = Vec::new();
-        for r in reads {
-            let KafkaObs::Read { tp, value, offset, .. } = &r.obs else {
-                unreachable!("reads only")
-            };
-            match partitions.last_mut() {
-                Some(last) if last.partition == tp.partition && *last.topic == *tp.topic => {
-                    last.records.push((*offset, *value));
-                }
-                _ => partitions.push(PartitionRead {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                    records: vec![(*offset, *value)],
-                }),
-            }
+    /// Adds a read to the poll it belongs to: the open one if the same consumer read it at
+    /// the same instant, else a new one.
+    fn read(&mut self, consumer: NodeId, at: Instant, tp: &TopicPartition, record: (u64, u64)) {
+        if self.poll.as_ref().is_none_or(|p| p.consumer != consumer || p.at != at) {
+            self.close_poll();
         }
-        let first = &reads[0];
-        self.push(
-            first.node,
-            Outcome::Ok,
-            first.time,
-            first.time,
-            Call::Poll { reads: partitions },
-        );
+        let poll = self.poll.get_or_insert_with(|| OpenPoll { consumer, at, reads: Vec::new() });
+        match poll.reads.last_mut() {
+            Some(last) if last.partition == tp.partition && *last.topic == *tp.topic => {
+                last.records.push(record);
+            }
+            _ => poll.reads.push(PartitionRead {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                records: vec![record],
+            }),
+        }
     }
 
-    fn observe(&mut self, o: &Observed<KafkaObs>) {
+    fn close_poll(&mut self) {
+        if let Some(poll) = self.poll.take() {
+            let call = Call::Poll { reads: poll.reads };
+            self.push(poll.consumer, Outcome::Ok, poll.at, poll.at, call);
+        }
+    }
+
+    pub fn observe(&mut self, o: &Observed<KafkaObs>) {
         let (node, at) = (o.node, o.time);
+        if let KafkaObs::Read { tp, value, offset, .. } = &o.obs {
+            self.read(node, at, tp, (*offset, *value));
+            return;
+        }
+        // Any other observation ends the poll: its reads come one after the other.
+        self.close_poll();
         match &o.obs {
             KafkaObs::Sent { tp, key, value, .. } => {
                 self.open_sends.entry(*value).or_insert_with(|| OpenSend {
@@ -268,7 +285,7 @@ impl Builder {
                     self.push_commit(node, outcome, commit, at);
                 }
             }
-            KafkaObs::Read { .. } => unreachable!("reads are grouped into polls"),
+            KafkaObs::Read { .. } => unreachable!("read above"),
             KafkaObs::ProducerId { .. }
             | KafkaObs::Processed { .. }
             | KafkaObs::Throttled { .. }
@@ -304,10 +321,5 @@ impl Builder {
             let commit = self.commits.remove(&key).expect("listed");
             self.push_commit(key.0, Outcome::Info, commit, at);
         }
-    }
-
-    fn finish(&mut self, end: Instant) {
-        self.close_sends(|_| true, end);
-        self.close_commits(|_| true, end);
     }
 }

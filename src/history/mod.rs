@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use from_sim::{from_observations, promises};
+pub use from_sim::{Builder, from_observations, promises};
 pub use jsonl::{HistoryError, parse, to_jsonl};
 
 /// The format name a header carries.

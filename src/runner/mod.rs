@@ -14,12 +14,12 @@ use std::time::Instant as WallInstant;
 use rayon::prelude::*;
 
 use crate::check::Violation;
-use crate::check::clients::{FinalLogs, RunFacts, consumer_groups};
+use crate::check::clients::{ClientChecker, FinalLogs, consumer_groups};
 use crate::check::convergence::check_converged;
-use crate::check::history::{Anomaly, check_run};
+use crate::check::history::{Anomaly, UNSEEN_GRACE_MS, check_ended};
 use crate::check::liveness::Liveness;
 use crate::check::state::StateChecker;
-use crate::history::History;
+use crate::history::{self, History};
 use crate::kafka::protocol::CONSUMER_OFFSETS;
 use crate::kafka::view::cluster_view;
 use crate::kafka::{self, KafkaNode, Layout};
@@ -204,37 +204,72 @@ struct Checked {
     converged_after: Option<Duration>,
 }
 
+/// Everything that reads the run's observations. They take them as the run goes, so the
+/// run never keeps its raw observations: reading each while it is fresh, into tables far
+/// smaller than the observations, is most of what makes a run's checks cheap.
+struct Observers {
+    history: history::Builder,
+    clients: ClientChecker,
+    liveness: Liveness,
+}
+
+impl Observers {
+    fn new(scenario: &Scenario, layout: &Layout) -> Self {
+        Observers {
+            history: history::Builder::new(layout),
+            clients: ClientChecker::new(consumer_groups(scenario, layout)),
+            liveness: Liveness::new(
+                kafka::progress::readers(scenario, layout),
+                scenario.run.liveness,
+            ),
+        }
+    }
+
+    /// Feeds everyone what the run observed since the last call.
+    fn take(&mut self, sim: &mut Sim<KafkaNode>, layout: &Layout) {
+        for o in sim.drain_history() {
+            self.history.observe(&o);
+            self.clients.observe(&o, layout);
+            self.liveness.observe(&o);
+        }
+    }
+}
+
 /// The fault phase, the heal, the heal phase, then the checks: the state checker's, the
 /// convergence's, the history's (Jepsen's anomalies) and the clients' invariants.
 fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> Checked {
     let mut state = StateChecker::new();
+    let mut observers = Observers::new(scenario, layout);
     let fault_phase_end = Instant::ZERO + scenario.run.duration;
-    run_checked(sim, layout, &mut state, fault_phase_end);
+    run_checked(sim, layout, &mut state, &mut observers, fault_phase_end);
     sim.heal_all();
-    let readers = kafka::progress::readers(scenario, layout);
-    let mut liveness = Liveness::start(readers, sim.history(), sim.now(), scenario.run.liveness);
+    observers.take(sim, layout);
+    observers.liveness.heal(sim.now());
     let heal_end = fault_phase_end + scenario.run.heal;
     // The heal phase in steps, looking for recovery between them.
-    while sim.now() < heal_end {
-        liveness.probe(sim.history(), &kafka::progress::progress(sim, layout, scenario), sim.now());
+    loop {
+        let progress = kafka::progress::progress(sim, layout, scenario);
+        observers.liveness.probe(&progress, sim.now());
+        if sim.now() >= heal_end {
+            break;
+        }
         let step_end = (sim.now() + LIVENESS_PROBE_INTERVAL).min(heal_end);
-        run_checked(sim, layout, &mut state, step_end);
+        run_checked(sim, layout, &mut state, &mut observers, step_end);
     }
-    liveness.probe(sim.history(), &kafka::progress::progress(sim, layout, scenario), sim.now());
     let settled = cluster_view(sim, layout);
     state.observe_full(&settled);
     let mut violations = state.violations().to_vec();
     violations.extend(check_converged(&settled));
-    violations.extend(liveness.violation());
-    let (history, anomalies) = check_run(sim.history(), scenario, layout, sim.now());
+    violations.extend(observers.liveness.violation());
+    let grace = Duration::from_millis(UNSEEN_GRACE_MS);
+    let history = observers.history.finish(scenario, sim.now(), grace);
     let (errors, allowed): (Vec<Anomaly>, Vec<Anomaly>) =
-        anomalies.into_iter().partition(|a| a.allowed.is_none());
+        check_ended(&history).into_iter().partition(|a| a.allowed.is_none());
     violations.extend(errors.iter().map(Anomaly::to_violation));
-    let facts =
-        RunFacts { groups: consumer_groups(scenario, layout), final_logs: final_logs(sim, layout) };
-    violations.extend(crate::check::clients::check(sim.history(), layout, &facts));
+    violations.extend(observers.clients.finish(layout, &final_logs(sim, layout)));
     let allowed = allowed.iter().map(Anomaly::to_violation).collect();
-    Checked { violations, allowed, history, converged_after: liveness.converged_after() }
+    let converged_after = observers.liveness.converged_after();
+    Checked { violations, allowed, history, converged_after }
 }
 
 /// Every data partition's records below the high watermark of its final leader (the
@@ -256,11 +291,13 @@ pub fn final_logs(sim: &Sim<KafkaNode>, layout: &Layout) -> FinalLogs {
 }
 
 /// Runs to `deadline`, showing the state checker the cluster every
-/// [`STATE_CHECK_INTERVAL`] of simulated time and right after every fault starts or ends.
+/// [`STATE_CHECK_INTERVAL`] of simulated time and right after every fault starts or ends,
+/// and the observers what the run observed as often.
 fn run_checked(
     sim: &mut Sim<KafkaNode>,
     layout: &Layout,
     state: &mut StateChecker,
+    observers: &mut Observers,
     deadline: Instant,
 ) {
     let mut next_check = sim.now() + STATE_CHECK_INTERVAL;
@@ -269,11 +306,13 @@ fn run_checked(
         let fault_moved = sim.n_fault_transitions() != faults_seen;
         if fault_moved || sim.now() >= next_check {
             state.observe(&cluster_view(sim, layout));
+            observers.take(sim, layout);
             faults_seen = sim.n_fault_transitions();
             next_check = sim.now() + STATE_CHECK_INTERVAL;
         }
     }
     sim.advance_to(deadline);
+    observers.take(sim, layout);
 }
 
 /// Runs every seed in `seeds` on `jobs` threads; reports come back sorted by seed.

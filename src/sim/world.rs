@@ -17,7 +17,7 @@ use super::trace::{EventKind, StableHasher, Trace};
 const QUEUE_LEN_MAX: usize = 16_000_000;
 /// Most events a paused node may have waiting for it.
 const PARKED_LEN_MAX: usize = 1_000_000;
-/// Most observations a run may record.
+/// Most observations a run may hold before they are drained ([`Sim::drain_history`]).
 const HISTORY_LEN_MAX: usize = 100_000_000;
 /// How often the operating system's flusher wakes (Linux: `dirty_writeback_centisecs`).
 const WRITEBACK_PERIOD: Duration = Duration::from_secs(5);
@@ -129,6 +129,7 @@ pub struct Sim<N: Node> {
     /// Faults resolved when due ([`Sim::schedule_deferred`]); taken when resolved or healed.
     deferred: Vec<Option<Deferred<N>>>,
     trace: Trace,
+    /// Observations made since the last [`Sim::drain_history`] (all of them if never).
     history: Vec<Observed<N::Obs>>,
     next_timer_id: u64,
     /// Fault starts and ends applied so far, so observers can look right after each.
@@ -298,8 +299,17 @@ impl<N: Node> Sim<N> {
         &self.net
     }
 
+    /// The observations made since the last [`Sim::drain_history`], in time order: the
+    /// whole history of a run that never drains.
     pub fn history(&self) -> &[Observed<N::Obs>] {
         &self.history
+    }
+
+    /// Takes the observations made since the last call, in time order. A long run drains as
+    /// it goes, so that its observers read each observation while it is fresh and the
+    /// buffer never grows past what a short stretch of the run observes.
+    pub fn drain_history(&mut self) -> std::vec::Drain<'_, Observed<N::Obs>> {
+        self.history.drain(..)
     }
 
     pub fn trace(&self) -> &Trace {

@@ -115,6 +115,25 @@ fn ordered_network_delivers_in_send_order() {
 }
 
 #[test]
+fn draining_as_the_run_goes_yields_the_whole_history_in_order() {
+    let mut config = SimConfig::new(1);
+    config.net.latency_max = ms(50);
+    let mut whole = two_nodes(config.clone(), 1000);
+    whole.run_until(at(1000));
+    let mut drained = two_nodes(config, 1000);
+    let mut parts = Vec::new();
+    for step_ms in (10..=1000).step_by(10) {
+        drained.run_until(at(step_ms));
+        parts.extend(drained.drain_history().map(|o| (o.time, o.node, o.obs)));
+        assert!(drained.history().is_empty(), "a drain leaves nothing behind");
+    }
+    let expected: Vec<_> =
+        whole.history().iter().map(|o| (o.time, o.node, o.obs.clone())).collect();
+    assert!(expected.len() > 1000, "the run observed too little to show anything");
+    assert_eq!(parts, expected);
+}
+
+#[test]
 fn unordered_network_reorders_but_delivers_all() {
     let mut config = SimConfig::new(1);
     config.net.latency_max = ms(50);
