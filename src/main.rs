@@ -10,6 +10,12 @@ use kafsim::report::{self, SweepSummary};
 use kafsim::runner::{self, Divergence};
 use kafsim::scenario::{self, Scenario};
 
+/// A run grows logs, disk files and history tables of tens of megabytes; mimalloc grows
+/// them far more cheaply than the system allocator (see ARCHITECTURE.md). It cannot change
+/// a run: nothing in a run depends on addresses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes of DESIGN.md's CLI contract.
 const EXIT_MET: u8 = 0;
 const EXIT_NOT_MET: u8 = 1;
