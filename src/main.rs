@@ -20,6 +20,29 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_MET: u8 = 0;
 const EXIT_NOT_MET: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
+/// Standard output closed before all was written (`kafsim sweep ... | head`): the code a
+/// shell shows for a program killed by SIGPIPE.
+const EXIT_OUTPUT_CLOSED: i32 = 141;
+
+/// Writes to standard output; a reader that went away ends the program quietly with
+/// [`EXIT_OUTPUT_CLOSED`] rather than a panic.
+fn write_out(text: std::fmt::Arguments) {
+    use std::io::Write;
+    if let Err(error) = std::io::stdout().lock().write_fmt(text) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_OUTPUT_CLOSED);
+        }
+        panic!("cannot write to standard output: {error}");
+    }
+}
+
+macro_rules! out {
+    ($($arg:tt)*) => { write_out(format_args!($($arg)*)) };
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => { write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 #[derive(Parser)]
 #[command(
@@ -179,11 +202,11 @@ fn run(args: RunArgs) -> u8 {
         report
     };
     if args.json {
-        println!("{}", report::json(&report, &path));
+        outln!("{}", report::json(&report, &path));
     } else {
-        print!("{}", report::human(&report, &path, &scenario.expect));
+        out!("{}", report::human(&report, &path, &scenario.expect));
         if args.check_determinism {
-            println!("determinism: two runs gave the same {} events", report.events);
+            outln!("determinism: two runs gave the same {} events", report.events);
         }
     }
     if let Some(dir) = args.report {
@@ -221,9 +244,9 @@ fn check_history(file: &Path, json: bool) -> u8 {
     let wall = wall_start.elapsed();
     let path = file.display().to_string();
     if json {
-        println!("{}", report::history_json(&path, &history, &anomalies, wall));
+        outln!("{}", report::history_json(&path, &history, &anomalies, wall));
     } else {
-        print!("{}", report::history_human(&path, &history, &anomalies, wall));
+        out!("{}", report::history_human(&path, &history, &anomalies, wall));
     }
     exit_for(anomalies.iter().all(|a| a.allowed.is_some()))
 }
@@ -243,9 +266,11 @@ fn trace_text(
 }
 
 fn print_divergence(divergence: &Divergence, path: &str) {
-    println!(
+    outln!(
         "NON-DETERMINISM: seed {} gave trace hashes {:016x} and {:016x}",
-        divergence.first.seed, divergence.first.trace_hash, divergence.second.trace_hash
+        divergence.first.seed,
+        divergence.first.trace_hash,
+        divergence.second.trace_hash
     );
     match &divergence.events {
         Some((a, b)) => {
@@ -257,11 +282,11 @@ fn print_divergence(divergence: &Divergence, path: &str) {
                     )
                 })
             };
-            println!("first difference:\n  run 1: {}\n  run 2: {}", show(a), show(b));
+            outln!("first difference:\n  run 1: {}\n  run 2: {}", show(a), show(b));
         }
-        None => println!("the recorded events agree; only the hashes differ"),
+        None => outln!("the recorded events agree; only the hashes differ"),
     }
-    println!(
+    outln!(
         "reproduce  {} --check-determinism",
         report::reproduce_line(path, divergence.first.seed)
     );
@@ -288,15 +313,15 @@ fn sweep(args: SweepArgs) -> u8 {
     let summary = SweepSummary::new(&reports, wall_start.elapsed());
     for report in &reports {
         if args.json {
-            println!("{}", report::json(report, &path));
+            outln!("{}", report::json(report, &path));
         } else if !report.expect_met {
-            print!("{}", report::human(report, &path, &scenario.expect));
+            out!("{}", report::human(report, &path, &scenario.expect));
         }
     }
     if args.json {
-        println!("{}", summary.json());
+        outln!("{}", summary.json());
     } else {
-        print!("{}", summary.human(&path));
+        out!("{}", summary.human(&path));
     }
     exit_for(summary.failed_seeds.is_empty())
 }
@@ -309,7 +334,7 @@ fn check(paths: &[PathBuf]) -> u8 {
     let mut code = EXIT_MET;
     for path in paths {
         match scenario::load(path) {
-            Ok(s) => println!("ok   {} ({})", path.display(), s.name),
+            Ok(s) => outln!("ok   {} ({})", path.display(), s.name),
             Err(error) => {
                 eprintln!("{}", error.render());
                 code = EXIT_BAD_INPUT;

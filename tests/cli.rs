@@ -234,3 +234,18 @@ fn violations_are_explained_by_the_events_that_led_to_them() {
     assert!(last.starts_with("t=13.260s committed-durability: events-0: leader b3"), "{last}");
     assert!(story.iter().any(|l| l.as_str().is_some_and(|l| l.contains("fault starts: Crash"))));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_program_quietly() {
+    // The read end is closed before the program starts, so its first write fails.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_kafsim"))
+        .args(["check", "scenarios/quickstart.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(writer)
+        .output()
+        .expect("the kafsim binary runs");
+    assert_eq!(output.status.code(), Some(141), "stderr: {}", stderr(&output));
+    assert_eq!(stderr(&output), "", "no panic, no message");
+}
