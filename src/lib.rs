@@ -7,6 +7,7 @@
 //! - [`check`]: invariants over node state and the recorded history.
 //! - [`scenario`]: scenario files, raw TOML to a validated [`scenario::Scenario`].
 //! - [`runner`]: runs one seed, sweeps many, checks determinism.
+//! - [`shrink`]: cuts a failing seed's scenario down to what still fails.
 //! - [`report`]: human and JSON output of runs.
 
 pub mod check;
@@ -15,4 +16,5 @@ pub mod kafka;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;

@@ -61,6 +61,8 @@ enum Command {
     Run(RunArgs),
     /// Run many seeds of a scenario in parallel.
     Sweep(SweepArgs),
+    /// Cut a failing seed's run down to a small scenario file that still fails the same way.
+    Shrink(ShrinkArgs),
     /// Validate scenario files without running them.
     Check { scenarios: Vec<PathBuf> },
     /// Check a client history (JSON lines, as `run --history` writes) for anomalies.
@@ -112,6 +114,26 @@ struct SweepArgs {
     json: bool,
 }
 
+#[derive(Args)]
+struct ShrinkArgs {
+    scenario: PathBuf,
+    /// The failing seed.
+    #[arg(long)]
+    seed: u64,
+    /// Write the shrunk scenario here (default: print it on standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The invariant to keep broken (default: the run's first violation's).
+    #[arg(long, value_name = "NAME")]
+    invariant: Option<String>,
+    /// Candidate runs at once (default: every core). The result does not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Most candidates to try before settling for what the search has.
+    #[arg(long, value_name = "N", default_value_t = kafsim::shrink::RUNS_MAX_DEFAULT)]
+    runs_max: usize,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct SeedRange {
     start: u64,
@@ -151,6 +173,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(args) => run(args),
         Command::Sweep(args) => sweep(args),
+        Command::Shrink(args) => shrink(args),
         Command::Check { scenarios } => check(&scenarios),
         Command::CheckHistory { file, json } => check_history(&file, json),
     };
@@ -302,12 +325,10 @@ fn sweep(args: SweepArgs) -> u8 {
     let seeds: Vec<u64> = (args.seeds.start..args.seeds.end_exclusive)
         .filter(|seed| (seed - args.seeds.start) % shard_n == shard_k - 1)
         .collect();
-    let jobs =
-        args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        eprintln!("error: --jobs must be at least 1");
-        return EXIT_BAD_INPUT;
-    }
+    let jobs = match jobs(args.jobs) {
+        Ok(jobs) => jobs,
+        Err(code) => return code,
+    };
     let wall_start = WallInstant::now();
     let reports = runner::sweep(&scenario, &seeds, jobs);
     let summary = SweepSummary::new(&reports, wall_start.elapsed());
@@ -324,6 +345,71 @@ fn sweep(args: SweepArgs) -> u8 {
         out!("{}", summary.human(&path));
     }
     exit_for(summary.failed_seeds.is_empty())
+}
+
+/// `--jobs`, by default every core.
+fn jobs(asked: Option<usize>) -> Result<usize, u8> {
+    match asked {
+        Some(0) => {
+            eprintln!("error: --jobs must be at least 1");
+            Err(EXIT_BAD_INPUT)
+        }
+        Some(jobs) => Ok(jobs),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// Shrinks a failing seed: exit 0 with the shrunk scenario written, 1 when the failure
+/// cannot be shrunk, 2 when there is no failure to shrink (or bad input).
+fn shrink(args: ShrinkArgs) -> u8 {
+    let scenario = match load(&args.scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let jobs = match jobs(args.jobs) {
+        Ok(jobs) => jobs,
+        Err(code) => return code,
+    };
+    let text = std::fs::read_to_string(&args.scenario).expect("the scenario was just read");
+    let source = args.scenario.display().to_string();
+    let request = kafsim::shrink::Request {
+        scenario: &scenario,
+        text: &text,
+        source: &source,
+        seed: args.seed,
+        invariant: args.invariant.as_deref(),
+        jobs,
+        runs_max: args.runs_max,
+    };
+    let wall_start = WallInstant::now();
+    let shrunk = match kafsim::shrink::shrink(&request) {
+        Ok(shrunk) => shrunk,
+        Err(error) => {
+            eprintln!("error: {}", error.message(args.seed));
+            return match error {
+                kafsim::shrink::ShrinkError::NotReproduced { .. } => EXIT_NOT_MET,
+                _ => EXIT_BAD_INPUT,
+            };
+        }
+    };
+    let summary = report::shrink_summary(&shrunk, &source, wall_start.elapsed());
+    match &args.output {
+        Some(file) => {
+            if let Err(error) = std::fs::write(file, &shrunk.text) {
+                eprintln!("error: cannot write {}: {error}", file.display());
+                return EXIT_BAD_INPUT;
+            }
+            out!("{summary}");
+            outln!("wrote      {}", file.display());
+            outln!("reproduce  {}", report::reproduce_line(&file.display().to_string(), args.seed));
+        }
+        // The file on standard output, so `> FILE` keeps it; the summary beside it.
+        None => {
+            eprint!("{summary}");
+            out!("{}", shrunk.text);
+        }
+    }
+    EXIT_MET
 }
 
 fn check(paths: &[PathBuf]) -> u8 {

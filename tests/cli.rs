@@ -249,3 +249,28 @@ fn a_reader_that_goes_away_ends_the_program_quietly() {
     assert_eq!(output.status.code(), Some(141), "stderr: {}", stderr(&output));
     assert_eq!(stderr(&output), "", "no panic, no message");
 }
+
+/// `shrink -o FILE` writes a scenario that `run` then meets; without `-o` the file goes to
+/// standard output; a seed that breaks nothing is bad input.
+#[test]
+fn a_shrunk_scenario_runs_as_it_expects() {
+    let file = std::env::temp_dir().join(format!("kafsim-shrunk-{}.toml", std::process::id()));
+    let path = file.to_str().expect("utf-8 temp path");
+    let scenario = "scenarios/nemesis/kip101-lookup.toml";
+    let shrunk = kafsim(&["shrink", scenario, "--seed", "0", "-o", path]);
+    assert_eq!(shrunk.status.code(), Some(0), "{}", stderr(&shrunk));
+    let summary = stdout(&shrunk);
+    assert!(summary.contains("keeping `committed-durability` broken"), "{summary}");
+    assert!(summary.contains(&format!("reproduce  kafsim run {path} --seed 0")), "{summary}");
+    let run = kafsim(&["run", path]);
+    let written = std::fs::read_to_string(&file).expect("written");
+    std::fs::remove_file(&file).expect("removed");
+    assert_eq!(run.status.code(), Some(0), "{}{}", stdout(&run), stderr(&run));
+    let printed = kafsim(&["shrink", scenario, "--seed", "0", "--jobs", "1"]);
+    assert_eq!(printed.status.code(), Some(0), "{}", stderr(&printed));
+    assert_eq!(stdout(&printed), written);
+    assert!(stderr(&printed).contains("keeping `committed-durability` broken"));
+    let passing = kafsim(&["shrink", "scenarios/quickstart.toml", "--seed", "3"]);
+    assert_eq!(passing.status.code(), Some(2));
+    assert!(stderr(&passing).contains("seed 3 breaks no invariant"), "{}", stderr(&passing));
+}

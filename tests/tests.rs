@@ -5,5 +5,6 @@ mod cli;
 mod determinism;
 mod replication;
 mod scenario_errors;
+mod shrink;
 mod state_invariants;
 mod sweeps;

@@ -150,6 +150,32 @@ impl Layout {
         Fault { at: Instant::ZERO + spec.at, duration: spec.duration, kind }
     }
 
+    /// The fault as a scenario file's timeline names it: the inverse of [`Layout::fault`].
+    pub fn spec(&self, fault: &Fault) -> FaultSpec {
+        let names = |ids: &[NodeId]| ids.iter().map(|&id| self.name(id).to_string()).collect();
+        let kind = match &fault.kind {
+            FaultKind::Partition { groups } => {
+                FaultSpecKind::Partition { groups: groups.iter().map(|g| names(g)).collect() }
+            }
+            FaultKind::PartitionOneWay { from, to } => {
+                FaultSpecKind::PartitionOneWay { from: names(from), to: names(to) }
+            }
+            FaultKind::Crash { nodes, lose_unflushed } => {
+                FaultSpecKind::Crash { nodes: names(nodes), lose_unflushed: *lose_unflushed }
+            }
+            FaultKind::Pause { nodes } => FaultSpecKind::Pause { nodes: names(nodes) },
+            FaultKind::ClockSkew { nodes, offset_ns, drift_ppm } => FaultSpecKind::ClockSkew {
+                nodes: names(nodes),
+                offset_ns: *offset_ns,
+                drift_ppm: *drift_ppm,
+            },
+            FaultKind::Loss { nodes, rate } => {
+                FaultSpecKind::Loss { nodes: names(nodes), rate: *rate }
+            }
+        };
+        FaultSpec { at: fault.at - Instant::ZERO, duration: fault.duration, kind }
+    }
+
     /// A fresh node for `id`: what the kernel boots, and boots again after a crash.
     fn boot(&self, scenario: &Scenario, id: NodeId) -> KafkaNode {
         if self.brokers.contains(&id) {

@@ -8,7 +8,8 @@ use serde::Serialize;
 use crate::check::history::Anomaly;
 use crate::history::History;
 use crate::runner::RunReport;
-use crate::scenario::{Expect, Outcome};
+use crate::scenario::{Expect, Outcome, duration_text};
+use crate::shrink::Shrunk;
 
 /// Violations shown in full in human output; the rest are counted.
 const VIOLATIONS_SHOWN_MAX: usize = 10;
@@ -235,6 +236,36 @@ pub fn markdown(report: &RunReport, scenario_path: &str, expect: &Expect) -> Str
     let _ = writeln!(out, "# {} — seed {}\n", report.scenario, report.seed);
     let _ = writeln!(out, "Reproduce: `{}`\n", reproduce_line(scenario_path, report.seed));
     let _ = writeln!(out, "```text\n{}```", human(report, scenario_path, expect));
+    out
+}
+
+/// `kafsim shrink`'s summary: what was kept broken, what is left, what the search cost.
+pub fn shrink_summary(shrunk: &Shrunk, scenario_path: &str, wall: std::time::Duration) -> String {
+    let (b, a) = (shrunk.before, shrunk.after);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "shrunk     {scenario_path} seed {}, keeping `{}` broken",
+        shrunk.report.seed, shrunk.invariant
+    );
+    let _ = writeln!(out, "faults     {} -> {}", b.faults, a.faults);
+    for fault in &shrunk.report.faults {
+        let _ = writeln!(out, "  {fault}");
+    }
+    let _ =
+        writeln!(out, "phase      {} -> {}", duration_text(b.duration), duration_text(a.duration));
+    let _ = writeln!(
+        out,
+        "clients    producer entries {} -> {}, consumer entries {} -> {}",
+        b.producers, a.producers, b.consumers, a.consumers
+    );
+    let limit = if shrunk.exhausted { " (stopped at the limit)" } else { "" };
+    let _ = writeln!(
+        out,
+        "search     {} candidate runs in {}ms wall{limit}",
+        shrunk.runs,
+        wall.as_millis()
+    );
     out
 }
 

@@ -11,9 +11,22 @@ use crate::scenario::{NemesisRole, NemesisSpec, Scenario};
 use crate::sim::nemesis::{self, NemesisConfig, Planned, Target};
 use crate::sim::{Fault, FaultKind, Instant, NodeId, Sim, SimRng};
 
-/// One line per fault of the run, in timeline order; a role's line says which node it hit
-/// once the fault has started. Shared with the deferred faults that fill it in.
-pub type FaultLog = Rc<RefCell<Vec<String>>>;
+/// One fault of a run: the line a person reads, and the fault as the kernel ran it once
+/// known (a role's when it starts; `None` while not reached, or when skipped).
+#[derive(Clone, Debug)]
+pub struct Injected {
+    pub line: String,
+    pub fault: Option<Fault>,
+}
+
+/// The run's faults, in timeline order; a role's entry says which node it hit once the
+/// fault has started. Shared with the deferred faults that fill it in.
+pub type FaultLog = Rc<RefCell<Vec<Injected>>>;
+
+/// Logs a fault known at scheduling time.
+fn known(log: &FaultLog, fault: &Fault, layout: &Layout) {
+    log.borrow_mut().push(Injected { line: describe(fault, layout), fault: Some(fault.clone()) });
+}
 
 /// Schedules every fault of the run: the fixed timeline, then the nemesis's, drawn from the
 /// seed's `nemesis` sub-streams (one per lane). Returns their descriptions.
@@ -26,7 +39,7 @@ pub fn schedule(
     let log = FaultLog::default();
     for spec in &scenario.faults {
         let fault = layout.fault(spec);
-        log.borrow_mut().push(describe(&fault, layout));
+        known(&log, &fault, layout);
         sim.schedule_fault(fault);
     }
     let Some(spec) = &scenario.nemesis else { return log };
@@ -37,7 +50,7 @@ pub fn schedule(
         match planned.target {
             Target::Node(node) => {
                 let fault = planned.fault(node, &config.participants);
-                log.borrow_mut().push(describe(&fault, layout));
+                known(&log, &fault, layout);
                 sim.schedule_fault(fault);
             }
             Target::Role { role, pick } => {
@@ -118,18 +131,22 @@ fn defer(
 ) {
     let line = log.borrow().len();
     let head = format!("{} for {} {}", planned.at, planned.duration, planned.shape.name());
-    log.borrow_mut().push(format!("{head} {} (not reached)", aim.name()));
+    let line_text = format!("{head} {} (not reached)", aim.name());
+    log.borrow_mut().push(Injected { line: line_text, fault: None });
     let (layout, log, participants) = (Rc::clone(layout), Rc::clone(log), participants.to_vec());
     let at = planned.at;
     sim.schedule_deferred(
         at,
         Box::new(move |sim: &Sim<KafkaNode>| {
             let Some(node) = aim.resolve(sim, &layout) else {
-                log.borrow_mut()[line] = format!("{head} {}: none, skipped", aim.name());
+                log.borrow_mut()[line].line = format!("{head} {}: none, skipped", aim.name());
                 return None;
             };
             let fault = planned.fault(node, &participants);
-            log.borrow_mut()[line] = format!("{} ({})", describe(&fault, &layout), aim.name());
+            log.borrow_mut()[line] = Injected {
+                line: format!("{} ({})", describe(&fault, &layout), aim.name()),
+                fault: Some(fault.clone()),
+            };
             Some(fault)
         }),
     );
@@ -224,7 +241,8 @@ mod tests {
             let s = scenario(role);
             let (mut sim, layout) = build_sim(&s, 3, false);
             let log = schedule(&s, 3, &layout, &mut sim);
-            assert!(log.borrow()[0].ends_with(&format!("crash {role} of events-0 (not reached)")));
+            let first = log.borrow()[0].line.clone();
+            assert!(first.ends_with(&format!("crash {role} of events-0 (not reached)")));
             // The first fault starts at 5 s; the next at 12 s.
             sim.run_until(at_ms(4_999));
             let (leader, _) = layout.leader(&sim, &tp).expect("a leader by 5 s");
@@ -235,7 +253,9 @@ mod tests {
             assert_eq!(down[0] == leader, role == "leader", "{role}: hit {down:?}, led {leader:?}");
             let line =
                 format!("t=5.000s for 2.000s crash {} ({role} of events-0)", layout.name(down[0]));
-            assert_eq!(log.borrow()[0], line);
+            assert_eq!(log.borrow()[0].line, line);
+            let injected = log.borrow()[0].fault.clone().expect("known once started");
+            assert_eq!(injected.kind.nodes(), vec![down[0]]);
             sim.run_until(at_ms(7_001));
             assert!(sim.node(down[0]).is_some(), "{role}: restarted after 2 s");
         }
@@ -257,7 +277,11 @@ mod tests {
         let log = schedule(&s, 3, &layout, &mut sim);
         sim.run_until(at_ms(5_001));
         assert!(layout.brokers.iter().all(|&b| sim.node(b).is_some()), "no broker crashed");
-        assert_eq!(log.borrow()[1], "t=5.000s for 2.000s crash leader of events-0: none, skipped");
+        assert_eq!(
+            log.borrow()[1].line,
+            "t=5.000s for 2.000s crash leader of events-0: none, skipped"
+        );
+        assert_eq!(log.borrow()[1].fault, None);
     }
 
     /// Lanes and roles keep a seed's run identical, event for event.

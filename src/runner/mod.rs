@@ -23,7 +23,7 @@ use crate::history::{self, History};
 use crate::kafka::protocol::CONSUMER_OFFSETS;
 use crate::kafka::view::cluster_view;
 use crate::kafka::{self, KafkaNode, Layout};
-use crate::scenario::{Outcome, Scenario};
+use crate::scenario::{FaultSpec, Outcome, Scenario};
 use crate::sim::trace::{TraceRecord, first_divergence};
 use crate::sim::{Duration, Instant, Sim};
 use faults::FaultLog;
@@ -60,6 +60,9 @@ pub struct RunReport {
     pub expect_met: bool,
     /// The faults the run injected, fixed and drawn by the nemesis, one line each.
     pub faults: Vec<String>,
+    /// The faults the run injected, as a fixed timeline would write them (a role's as the
+    /// node it hit; one skipped or never reached is absent): what `kafsim shrink` starts from.
+    pub injected: Vec<FaultSpec>,
 }
 
 impl RunReport {
@@ -159,6 +162,7 @@ pub fn run_recorded(
         wall: std::time::Duration::ZERO,
         expect_met: false,
         faults: Vec::new(),
+        injected: Vec::new(),
     };
     let mut records = Vec::new();
     let mut history = History::default();
@@ -179,7 +183,10 @@ pub fn run_recorded(
             report.trace_hash = sim.trace().hash();
             report.events = sim.trace().n_events();
             report.sim_time = sim.now() - Instant::ZERO;
-            report.faults = faults.borrow().clone();
+            let faults = faults.borrow();
+            report.faults = faults.iter().map(|f| f.line.clone()).collect();
+            report.injected =
+                faults.iter().filter_map(|f| Some(layout.spec(f.fault.as_ref()?))).collect();
             records = sim.trace().records().to_vec();
         }
     }

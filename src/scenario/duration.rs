@@ -137,6 +137,31 @@ pub fn parse_signed(text: &str) -> Result<i64, DurationError> {
     Ok(if negative { -nanos } else { nanos })
 }
 
+/// The text a scenario file writes for `d`, exact to the nanosecond and in the largest
+/// unit that keeps it whole: `"30s"`, `"250ms"`, `"1234567ns"`. [`parse_duration`] reads
+/// it back to `d`.
+pub fn duration_text(d: Duration) -> String {
+    magnitude_text(d.as_nanos())
+}
+
+/// As [`duration_text`], for a signed duration (a clock offset) that [`parse_signed`]
+/// reads back.
+pub fn signed_text(nanos: i64) -> String {
+    let sign = if nanos < 0 { "-" } else { "" };
+    format!("{sign}{}", magnitude_text(nanos.unsigned_abs()))
+}
+
+fn magnitude_text(nanos: u64) -> String {
+    // Seconds at most, as scenario files write their durations.
+    let (unit, length) = UNITS[..4]
+        .iter()
+        .rev()
+        .find(|&&(_, length)| nanos.is_multiple_of(length))
+        .copied()
+        .expect("every count of nanoseconds is whole in ns");
+    format!("{}{unit}", nanos / length)
+}
+
 /// Parses `"A..B"` (min and max) or a single duration `"A"` (both bounds the same).
 pub fn parse_range(text: &str) -> Result<(Duration, Duration), DurationError> {
     let Some((min_text, max_text)) = text.split_once("..") else {
@@ -224,6 +249,23 @@ mod tests {
 
     fn ns(text: &str) -> u64 {
         parse_duration(text).map(Duration::as_nanos).unwrap()
+    }
+
+    #[test]
+    fn texts_read_back_to_what_they_write() {
+        for (nanos, text) in
+            [(0, "0s"), (30_000_000_000, "30s"), (250_000_000, "250ms"), (1_500, "1500ns")]
+        {
+            assert_eq!(duration_text(Duration::from_nanos(nanos)), text);
+            assert_eq!(ns(text), nanos);
+        }
+        assert_eq!(duration_text(Duration::from_nanos(7_000)), "7us");
+        for nanos in [0, 1, -1, 6_400_000_000, -437_000_000, -1_234_567_891] {
+            assert_eq!(parse_signed(&signed_text(nanos)), Ok(nanos));
+        }
+        for nanos in [1, 999, 1_000_001, 5_123_456_789, 90_000_000_000, 3_600_000_000_123] {
+            assert_eq!(ns(&duration_text(Duration::from_nanos(nanos))), nanos);
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod values;
 
 use std::path::Path;
 
+pub use duration::{duration_text, signed_text};
 pub use error::ScenarioError;
 pub use model::*;
 
