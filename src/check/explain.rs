@@ -9,16 +9,29 @@
 //! the moment the violation became visible; then the violation's own first example. For a
 //! violation about no single partition (a group's, liveness), the faults and the
 //! controller's decisions. At most [`NARRATIVE_MAX`] events, the latest.
+//!
+//! A violation judged on the logs the run ended with (`lost-write`, `missed-record`) is
+//! timed when a client acted: the acknowledgement, the read past an offset. The records
+//! went missing later, when a log was truncated; its story goes on past the violation to
+//! the partition's last truncation (at most [`AFTERMATH_MAX`] of those later events).
 
 use crate::kafka::cluster::Layout;
 use crate::kafka::protocol::TopicPartition;
 use crate::sim::node::NodeId;
+use crate::sim::time::Instant;
 use crate::sim::trace::{EventKind, TraceRecord};
 
 use super::Violation;
 
 /// Events quoted per explanation, besides the violation itself.
 pub const NARRATIVE_MAX: usize = 12;
+/// Of those, the most quoted after the violation's time.
+pub const AFTERMATH_MAX: usize = 8;
+
+/// Invariants judged on the logs the run ended with (see the module's documentation).
+const JUDGED_ON_FINAL_LOGS: [&str; 2] = ["lost-write", "missed-record"];
+/// How a replica's note of a truncation begins, after the partition's name.
+const TRUNCATION_NOTE: &str = " truncated from";
 
 /// The narrative of `violation`, one line per event.
 pub fn explain(violation: &Violation, trace: &[TraceRecord], layout: &Layout) -> Vec<String> {
@@ -43,30 +56,51 @@ pub fn explain(violation: &Violation, trace: &[TraceRecord], layout: &Layout) ->
         }
         _ => false,
     };
-    let mut lines: Vec<String> = Vec::new();
-    for r in trace.iter().take_while(|r| r.time <= violation.time).filter(|r| relevant(r)) {
+    let truncation = |r: &TraceRecord| {
+        let after_prefix = prefix.as_ref().and_then(|p| r.detail.strip_prefix(p.as_str()));
+        r.kind == EventKind::Annotation
+            && after_prefix.is_some_and(|d| d.starts_with(TRUNCATION_NOTE))
+    };
+    let until = match JUDGED_ON_FINAL_LOGS.contains(&violation.invariant) {
+        true => trace.iter().rev().find(|r| relevant(r) && truncation(r)).map(|r| r.time),
+        false => None,
+    };
+    let until = until.map_or(violation.time, |t| t.max(violation.time));
+    let mut lines: Vec<(Instant, String)> = Vec::new();
+    for r in trace.iter().take_while(|r| r.time <= until).filter(|r| relevant(r)) {
         let line = format!(
             "{} {}: {}",
             r.time,
             r.node.map_or("nemesis", |n| layout.name(n)),
             text(r, layout)
         );
-        if lines.last() != Some(&line) {
-            lines.push(line);
+        if lines.last().map(|(_, l)| l) != Some(&line) {
+            lines.push((r.time, line));
         }
     }
-    let skipped = lines.len().saturating_sub(NARRATIVE_MAX);
-    let mut narrative: Vec<String> = Vec::with_capacity(NARRATIVE_MAX + 2);
-    if skipped > 0 {
-        narrative.push(format!("... {skipped} earlier event(s)"));
+    let mut after: Vec<String> = lines
+        .split_off(lines.partition_point(|(time, _)| *time <= violation.time))
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect();
+    let after_skipped = after.len().saturating_sub(AFTERMATH_MAX);
+    after.drain(..after_skipped);
+    let before_skipped = lines.len().saturating_sub(NARRATIVE_MAX - after.len());
+    let mut narrative: Vec<String> = Vec::with_capacity(NARRATIVE_MAX + 3);
+    if before_skipped > 0 {
+        narrative.push(format!("... {before_skipped} earlier event(s)"));
     }
-    narrative.extend(lines.into_iter().skip(skipped));
+    narrative.extend(lines.into_iter().skip(before_skipped).map(|(_, line)| line));
     narrative.push(format!(
         "{} {}: {}",
         violation.time,
         violation.invariant,
         conclusion(&violation.detail)
     ));
+    if after_skipped > 0 {
+        narrative.push(format!("... {after_skipped} event(s) later"));
+    }
+    narrative.extend(after);
     narrative
 }
 
@@ -238,6 +272,39 @@ mod tests {
         );
     }
 
+    /// A record missed at 5 ms went missing from the log only at the truncation at 30 ms:
+    /// the story goes on to it, and no further.
+    #[test]
+    fn a_violation_judged_on_the_final_logs_runs_on_to_the_last_truncation() {
+        let l = layout();
+        let note = |ms, node, text: &str| record(ms, EventKind::Annotation, Some(node), text);
+        let trace = vec![
+            note(1, 1, "t-1: leader in epoch 1 at LEO 0 HW 0"),
+            note(10, 1, "t-1: leader in epoch 2 at LEO 0 HW 0"),
+            note(20, 2, "t-1: truncated from 9 to 0 (leader answered Some((1, 0)))"),
+            note(30, 2, "t-1: truncated from 4 to 0 (leader answered Some((1, 0)))"),
+            note(40, 2, "t-1: follower of NodeId(1) in epoch 2 at LEO 0 (was 0) HW 0"),
+        ];
+        let missed = Violation {
+            invariant: "missed-record",
+            time: at(5),
+            detail: "group g, t-1: 1 record(s) of the final log never read by the group".into(),
+        };
+        assert_eq!(
+            explain(&missed, &trace, &l),
+            [
+                "t=0.001s b2: t-1: leader in epoch 1 at LEO 0 HW 0",
+                "t=0.005s missed-record: group g, t-1: 1 record(s) of the final log never read by the group",
+                "t=0.010s b2: t-1: leader in epoch 2 at LEO 0 HW 0",
+                "t=0.020s b3: t-1: truncated from 9 to 0 (leader answered Some((1, 0)))",
+                "t=0.030s b3: t-1: truncated from 4 to 0 (leader answered Some((1, 0)))",
+            ]
+        );
+        // A violation judged as it happens ends with it.
+        let state = Violation { invariant: "strong-isr", ..missed };
+        assert_eq!(explain(&state, &trace, &l).len(), 2);
+    }
+
     #[test]
     fn long_stories_keep_their_latest_events() {
         let l = layout();
@@ -251,5 +318,24 @@ mod tests {
         assert_eq!(narrative[0], "... 8 earlier event(s)");
         assert!(narrative[1].ends_with("t-1: step 8"), "{}", narrative[1]);
         assert_eq!(narrative.last().map(String::as_str), Some("t=0.100s strong-isr: t-1: broken"));
+        // Twenty truncations after a missed record: the latest of them, and fewer before.
+        let trace: Vec<TraceRecord> = (0..40)
+            .map(|i| {
+                let note = if i < 20 {
+                    format!("t-1: step {i}")
+                } else {
+                    format!("t-1: truncated from {i} to 0")
+                };
+                record(i, EventKind::Annotation, Some(1), &note)
+            })
+            .collect();
+        let missed = Violation { invariant: "missed-record", time: at(19), ..violation };
+        let narrative = explain(&missed, &trace, &l);
+        assert_eq!(narrative.len(), NARRATIVE_MAX + 3);
+        assert_eq!(narrative[0], "... 16 earlier event(s)");
+        assert_eq!(narrative[5], "t=0.019s missed-record: t-1: broken");
+        assert_eq!(narrative[6], "... 12 event(s) later");
+        assert!(narrative[7].ends_with("t-1: truncated from 32 to 0"), "{}", narrative[7]);
+        assert!(narrative[14].ends_with("t-1: truncated from 39 to 0"), "{}", narrative[14]);
     }
 }
