@@ -257,6 +257,12 @@ fn a_shrunk_scenario_runs_as_it_expects() {
     let file = std::env::temp_dir().join(format!("kafsim-shrunk-{}.toml", std::process::id()));
     let path = file.to_str().expect("utf-8 temp path");
     let scenario = "scenarios/nemesis/kip101-lookup.toml";
+    // A run that breaks an invariant says how to shrink it.
+    let run = stdout(&kafsim(&["run", scenario]));
+    let hint = format!(
+        "shrink     kafsim shrink {scenario} --seed 0 -o nemesis-kip101-lookup-seed-0.toml"
+    );
+    assert!(run.contains(&hint), "{run}");
     let shrunk = kafsim(&["shrink", scenario, "--seed", "0", "-o", path]);
     assert_eq!(shrunk.status.code(), Some(0), "{}", stderr(&shrunk));
     let summary = stdout(&shrunk);

@@ -99,6 +99,14 @@ pub fn human(report: &RunReport, scenario_path: &str, expect: &Expect) -> String
     if !report.expect_met {
         let _ = writeln!(out, "reproduce  {}", reproduce_line(scenario_path, report.seed));
     }
+    if !report.violations.is_empty() && !report.faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "shrink     kafsim shrink {scenario_path} --seed {seed} -o {}-seed-{seed}.toml",
+            report.scenario,
+            seed = report.seed
+        );
+    }
     out
 }
 

@@ -29,10 +29,11 @@ impl Cut {
         last_start + Duration::from_millis(1)
     }
 
-    /// Sets the heal phase, and the liveness bound within it.
+    /// Sets the heal phase, and the liveness bound within it: the whole heal phase if it
+    /// was, else as it was if it still fits.
     pub fn set_heal(&mut self, heal: Duration) {
+        self.liveness = if self.liveness == self.heal { heal } else { self.liveness.min(heal) };
         self.heal = heal;
-        self.liveness = self.liveness.min(heal);
     }
 }
 

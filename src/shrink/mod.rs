@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::check::Violation;
 use crate::runner::{RunReport, run_explained, run_seed};
-use crate::scenario::{self, Scenario, duration_text};
+use crate::scenario::{self, FaultSpecKind, Scenario, duration_text};
 use crate::sim::time::Duration;
 use file::{Cut, Original, comment, expect_table};
 
@@ -330,12 +330,7 @@ impl Search<'_> {
 
     /// `cut` with the first of `values`, set by `set`, that still fails; `cut` as it is
     /// if none does.
-    fn first_value(
-        &mut self,
-        cut: Cut,
-        values: Vec<Duration>,
-        set: impl Fn(&mut Cut, Duration),
-    ) -> Cut {
+    fn first_value<T>(&mut self, cut: Cut, values: Vec<T>, set: impl Fn(&mut Cut, T)) -> Cut {
         let candidates = values
             .into_iter()
             .map(|value| {
@@ -390,9 +385,10 @@ impl Search<'_> {
         }
     }
 
-    /// The phases, each fault's start and its length to the roundest time near each that
-    /// still fails: a whole second, a tenth, a hundredth or a thousandth of one, as a
-    /// person writes them.
+    /// The phases, each fault's start, its length and its loss rate to the roundest value
+    /// near each that still fails: times in whole seconds, tenths, hundredths or
+    /// thousandths of one, rates in tenths, hundredths or thousandths, as a person
+    /// writes them.
     fn round_times(&mut self, mut cut: Cut) -> Cut {
         let values = rounder(cut.duration, cut.phase_min());
         cut = self.first_value(cut, values, |c, d| c.duration = d);
@@ -401,12 +397,32 @@ impl Search<'_> {
         for i in 0..cut.faults.len() {
             let values = rounder(cut.faults[i].at, Duration::ZERO);
             cut = self.first_value(cut, values, |c, d| c.faults[i].at = d);
+            if let FaultSpecKind::Loss { rate, .. } = cut.faults[i].kind {
+                let set = |c: &mut Cut, r| {
+                    if let FaultSpecKind::Loss { rate, .. } = &mut c.faults[i].kind {
+                        *rate = r;
+                    }
+                };
+                cut = self.first_value(cut, rounder_rate(rate), set);
+            }
             let Some(length) = cut.faults[i].duration else { continue };
             let values = rounder(length, FAULT_LENGTH_MIN);
             cut = self.first_value(cut, values, |c, d| c.faults[i].duration = Some(d));
         }
         cut
     }
+}
+
+/// A loss rate rounded to tenths, hundredths and thousandths, roundest first; each a rate
+/// (above 0, at most 1) other than `rate`.
+fn rounder_rate(rate: f64) -> Vec<f64> {
+    let mut tries: Vec<f64> = [10.0, 100.0, 1_000.0]
+        .iter()
+        .map(|&scale| (rate * scale).round() / scale)
+        .filter(|&r| r > 0.0 && r <= 1.0 && r != rate)
+        .collect();
+    tries.dedup();
+    tries
 }
 
 /// `time` rounded to the nearest whole second, tenth, hundredth and thousandth of a
