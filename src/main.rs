@@ -83,9 +83,12 @@ struct RunArgs {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     json: bool,
-    /// Also write a Markdown report into this directory.
+    /// Also write a Markdown report (summary and timeline) into this directory.
     #[arg(long, value_name = "DIR")]
     report: Option<PathBuf>,
+    /// Also print the run's timeline: faults per node, leaders per partition, violations.
+    #[arg(long, conflicts_with = "json")]
+    timeline: bool,
     /// Run the seed twice and compare the traces event by event.
     #[arg(long)]
     check_determinism: bool,
@@ -231,12 +234,16 @@ fn run(args: RunArgs) -> u8 {
         if args.check_determinism {
             outln!("determinism: two runs gave the same {} events", report.events);
         }
+        if args.timeline {
+            let layout = kafsim::kafka::Layout::new(&scenario);
+            outln!("");
+            out!("{}", report::timeline(&report, &layout, scenario.run.duration));
+        }
     }
     if let Some(dir) = args.report {
         let file = dir.join(format!("{}-seed-{}.md", scenario.name, seed));
-        let written = std::fs::create_dir_all(&dir).and_then(|()| {
-            std::fs::write(&file, report::markdown(&report, &path, &scenario.expect))
-        });
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&file, report::markdown(&report, &path, &scenario)));
         if let Err(error) = written {
             eprintln!("error: cannot write report {}: {error}", file.display());
             return EXIT_BAD_INPUT;

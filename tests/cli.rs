@@ -280,3 +280,31 @@ fn a_shrunk_scenario_runs_as_it_expects() {
     assert_eq!(passing.status.code(), Some(2));
     assert!(stderr(&passing).contains("seed 3 breaks no invariant"), "{}", stderr(&passing));
 }
+
+/// `--report DIR` writes the summary and the timeline, and `--timeline` prints the same
+/// timeline: b1's power loss on its lane, and events-0's leadership moving off b1.
+#[test]
+fn a_report_draws_the_run_as_a_timeline() {
+    let dir = std::env::temp_dir().join(format!("kafsim-report-{}", std::process::id()));
+    let scenario = "scenarios/leader-crash-acks-1.toml";
+    let dir_arg = dir.to_str().expect("utf-8 temp path");
+    let output = kafsim(&["run", scenario, "--report", dir_arg, "--timeline"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let markdown = std::fs::read_to_string(dir.join("leader-crash-acks-1-seed-1.md"))
+        .expect("the report is written");
+    std::fs::remove_dir_all(&dir).expect("removed");
+    // The timeline comes last (the summary above has a line starting `allowed` too).
+    let lane = |text: &str, name: &str| -> String {
+        let line = text.lines().rfind(|l| l.starts_with(&format!("{name} "))).unwrap_or_default();
+        line[name.len()..].trim().to_string()
+    };
+    assert!(markdown.contains("## Timeline"), "{markdown}");
+    let b1 = lane(&markdown, "b1");
+    assert!(b1.starts_with('.') && b1.contains("######"), "{markdown}");
+    let leaders = lane(&markdown, "events-0");
+    assert!(leaders.starts_with('1') && !leaders.ends_with('1'), "{markdown}");
+    assert!(lane(&markdown, "allowed").contains('1'), "{markdown}");
+    let printed = stdout(&output);
+    assert_eq!(lane(&printed, "events-0"), leaders);
+    assert_eq!(lane(&printed, "b1"), b1);
+}

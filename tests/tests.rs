@@ -4,6 +4,7 @@ mod agreement;
 mod cli;
 mod determinism;
 mod replication;
+mod report;
 mod scenario_errors;
 mod shrink;
 mod state_invariants;

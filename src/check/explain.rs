@@ -106,7 +106,7 @@ pub fn explain(violation: &Violation, trace: &[TraceRecord], layout: &Layout) ->
 
 /// The first partition of the layout the violation's first line names (the longest name
 /// first, so `t-1` does not match inside `t-10`).
-fn partition_of(detail: &str, layout: &Layout) -> Option<TopicPartition> {
+pub fn partition_of(detail: &str, layout: &Layout) -> Option<TopicPartition> {
     let first = detail.lines().next().unwrap_or("");
     let mut partitions: Vec<TopicPartition> = layout.partitions().map(|(tp, _)| tp).collect();
     partitions.sort_by_key(|tp| std::cmp::Reverse(tp.to_string().len()));

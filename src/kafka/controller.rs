@@ -144,7 +144,7 @@ impl Controller {
         self.partitions.get(tp)
     }
 
-    pub fn partitions(&self) -> impl Iterator<Item = &PartitionState> {
+    pub fn partitions(&self) -> impl ExactSizeIterator<Item = &PartitionState> {
         self.partitions.values()
     }
 

@@ -1,15 +1,19 @@
 //! What a person or a program reads after a run: the human summary, the JSON line of
 //! DESIGN.md's CLI contract, the sweep summary and the Markdown report file.
 
+mod timeline;
+
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::check::history::Anomaly;
 use crate::history::History;
+use crate::kafka::Layout;
 use crate::runner::RunReport;
-use crate::scenario::{Expect, Outcome, duration_text};
+use crate::scenario::{Expect, Outcome, Scenario, duration_text};
 use crate::shrink::Shrunk;
+pub use timeline::timeline;
 
 /// Violations shown in full in human output; the rest are counted.
 const VIOLATIONS_SHOWN_MAX: usize = 10;
@@ -239,11 +243,14 @@ impl SweepSummary {
 }
 
 /// The Markdown report written by `kafsim run --report DIR`.
-pub fn markdown(report: &RunReport, scenario_path: &str, expect: &Expect) -> String {
+pub fn markdown(report: &RunReport, scenario_path: &str, scenario: &Scenario) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# {} — seed {}\n", report.scenario, report.seed);
     let _ = writeln!(out, "Reproduce: `{}`\n", reproduce_line(scenario_path, report.seed));
-    let _ = writeln!(out, "```text\n{}```", human(report, scenario_path, expect));
+    let _ = writeln!(out, "```text\n{}```\n", human(report, scenario_path, &scenario.expect));
+    let layout = Layout::new(scenario);
+    let _ = writeln!(out, "## Timeline\n");
+    let _ = writeln!(out, "```text\n{}```", timeline(report, &layout, scenario.run.duration));
     out
 }
 

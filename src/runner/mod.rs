@@ -6,6 +6,7 @@
 //! a simulated node is caught and reported as a failure of that seed; a sweep goes on.
 
 mod faults;
+pub mod leadership;
 mod panics;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use crate::scenario::{FaultSpec, Outcome, Scenario};
 use crate::sim::trace::{TraceRecord, first_divergence};
 use crate::sim::{Duration, Instant, Sim};
 use faults::FaultLog;
+use leadership::{LeaderChange, Leadership};
 
 /// How often, in simulated time, the state invariants look at the cluster. Looking after
 /// every event is exact but costs several times the simulation itself; the states these
@@ -63,6 +65,9 @@ pub struct RunReport {
     /// The faults the run injected, as a fixed timeline would write them (a role's as the
     /// node it hit; one skipped or never reached is absent): what `kafsim shrink` starts from.
     pub injected: Vec<FaultSpec>,
+    /// Each partition's leader as the controller had it, as it changed: what a report's
+    /// timeline draws.
+    pub leadership: Vec<LeaderChange>,
 }
 
 impl RunReport {
@@ -163,6 +168,7 @@ pub fn run_recorded(
         expect_met: false,
         faults: Vec::new(),
         injected: Vec::new(),
+        leadership: Vec::new(),
     };
     let mut records = Vec::new();
     let mut history = History::default();
@@ -177,6 +183,7 @@ pub fn run_recorded(
                     report.allowed = checked.allowed;
                     report.converged_after = checked.converged_after;
                     history = checked.history;
+                    report.leadership = checked.leadership;
                 }
                 Err(panic) => report.violations = vec![panic.into_violation(sim.now())],
             }
@@ -209,6 +216,7 @@ struct Checked {
     allowed: Vec<Violation>,
     history: History,
     converged_after: Option<Duration>,
+    leadership: Vec<LeaderChange>,
 }
 
 /// Everything that reads the run's observations. They take them as the run goes, so the
@@ -218,6 +226,7 @@ struct Observers {
     history: history::Builder,
     clients: ClientChecker,
     liveness: Liveness,
+    leadership: Leadership,
 }
 
 impl Observers {
@@ -229,11 +238,13 @@ impl Observers {
                 kafka::progress::readers(scenario, layout),
                 scenario.run.liveness,
             ),
+            leadership: Leadership::default(),
         }
     }
 
     /// Feeds everyone what the run observed since the last call.
     fn take(&mut self, sim: &mut Sim<KafkaNode>, layout: &Layout) {
+        self.leadership.sample(sim, layout);
         for o in sim.drain_history() {
             self.history.observe(&o);
             self.clients.observe(&o, layout);
@@ -276,7 +287,8 @@ fn simulate(scenario: &Scenario, sim: &mut Sim<KafkaNode>, layout: &Layout) -> C
     violations.extend(observers.clients.finish(layout, &final_logs(sim, layout)));
     let allowed = allowed.iter().map(Anomaly::to_violation).collect();
     let converged_after = observers.liveness.converged_after();
-    Checked { violations, allowed, history, converged_after }
+    let leadership = observers.leadership.finish();
+    Checked { violations, allowed, history, converged_after, leadership }
 }
 
 /// Every data partition's records below the high watermark of its final leader (the
