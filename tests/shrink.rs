@@ -64,6 +64,10 @@ fn a_shrunk_failure_is_smaller_and_fails_the_same_way() {
     assert!(shrunk.text.starts_with(&format!("# Shrunk by `kafsim shrink {path} --seed 0`.")));
     assert!(shrunk.text.contains("#   how it came about:"), "{}", shrunk.text);
     assert!(shrunk.text.contains("fault starts: Crash"), "{}", shrunk.text);
+    // And its timeline: the crashes on the brokers' lanes, the partition's leaders.
+    let lane = |name: &str| shrunk.text.lines().find(|l| l.starts_with(&format!("# {name} ")));
+    assert!(lane("b2").is_some_and(|l| l.contains('X')), "{}", shrunk.text);
+    assert!(lane("events-0").is_some_and(|l| l.contains('1')), "{}", shrunk.text);
 }
 
 /// Candidates run in parallel, yet one job and three give the same file, with the search

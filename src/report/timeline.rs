@@ -151,9 +151,14 @@ fn axis(slices: &Slices, fault_phase: Duration, margin: usize) -> String {
     };
     let end_label = short(slices.end);
     place(0, "0s");
+    // The heal's time from its tick on, or else ending at its tick, clear of the others.
     let heal_label = format!("{} heal", short(fault_phase));
-    if heal > 3 && heal + heal_label.len() < WIDTH - end_label.len() {
-        place(heal, &heal_label);
+    let free = 3..WIDTH - end_label.len();
+    let starts = [heal, (heal + 1).saturating_sub(heal_label.len())];
+    if let Some(&at) =
+        starts.iter().find(|&&at| free.contains(&at) && at + heal_label.len() < free.end)
+    {
+        place(at, &heal_label);
     }
     place(WIDTH - end_label.len(), &end_label);
     let labels: String = labels.into_iter().collect();

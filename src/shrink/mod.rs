@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use rayon::prelude::*;
 
 use crate::check::Violation;
+use crate::kafka::Layout;
 use crate::runner::{RunReport, run_explained, run_seed};
 use crate::scenario::{self, FaultSpecKind, Scenario, duration_text};
 use crate::sim::time::Duration;
@@ -213,7 +214,8 @@ pub fn shrink(request: &Request) -> Result<Shrunk, ShrinkError> {
     let check = run_seed(&scenario, seed);
     assert!(check.expect_met, "the shrunk scenario reproduces its run (trace hashes agree)");
     assert_eq!(check.trace_hash, report.trace_hash, "[expect] does not change a run");
-    let header = Header { request, invariant, before, after, exhausted, report: &report };
+    let timeline = crate::report::timeline(&report, &Layout::new(&scenario), cut.duration);
+    let header = Header { request, invariant, before, after, exhausted, report: &report, timeline };
     let text = format!("{}\n{body}", comment(&header.lines()));
     Ok(Shrunk { text, scenario, invariant, report, before, after, runs, exhausted })
 }
@@ -461,6 +463,7 @@ struct Header<'a> {
     after: Size,
     exhausted: bool,
     report: &'a RunReport,
+    timeline: String,
 }
 
 impl Header<'_> {
@@ -497,6 +500,8 @@ impl Header<'_> {
                 lines.extend(story.iter().map(|step| format!("    {step}")));
             }
         }
+        lines.push(String::new());
+        lines.extend(self.timeline.lines().map(str::to_string));
         lines.extend([
             String::new(),
             "Postmortem (to write once the cause is known): what went wrong, the fix, and why"
