@@ -115,6 +115,9 @@ struct SweepArgs {
     /// Print one JSON object per seed, then a summary object.
     #[arg(long)]
     json: bool,
+    /// Also write the results as JUnit XML (one test case per seed), for CI.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -350,6 +353,12 @@ fn sweep(args: SweepArgs) -> u8 {
         outln!("{}", summary.json());
     } else {
         out!("{}", summary.human(&path));
+    }
+    if let Some(file) = &args.junit
+        && let Err(error) = std::fs::write(file, report::junit(&reports, &path, &scenario.expect))
+    {
+        eprintln!("error: cannot write {}: {error}", file.display());
+        return EXIT_BAD_INPUT;
     }
     exit_for(summary.failed_seeds.is_empty())
 }

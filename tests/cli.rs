@@ -308,3 +308,32 @@ fn a_report_draws_the_run_as_a_timeline() {
     assert_eq!(lane(&printed, "events-0"), leaders);
     assert_eq!(lane(&printed, "b1"), b1);
 }
+
+/// `sweep --junit FILE` writes one test case per seed for CI; a seed that missed its
+/// `[expect]` is a failure carrying its reproduce line.
+#[test]
+fn a_sweep_writes_junit_for_ci() {
+    let dir = std::env::temp_dir().join(format!("kafsim-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let source = std::fs::read_to_string("scenarios/leader-crash-acks-all.toml").expect("shipped");
+    // The same scenario expecting a violation it does not show: every seed fails.
+    let flipped = source.replace("outcome = \"pass\"", "outcome = \"violation\"");
+    assert_ne!(flipped, source);
+    let scenario = dir.join("expects-violation.toml");
+    std::fs::write(&scenario, flipped).expect("write scenario");
+    let xml = dir.join("results.xml");
+    let (scenario, xml_arg) = (scenario.to_str().expect("utf-8"), xml.to_str().expect("utf-8"));
+    let passing = ["sweep", "scenarios/leader-crash-acks-all.toml", "--seeds", "1..3"];
+    assert_eq!(kafsim(&[&passing[..], &["--junit", xml_arg]].concat()).status.code(), Some(0));
+    let passed = std::fs::read_to_string(&xml).expect("written");
+    let failing = kafsim(&["sweep", scenario, "--seeds", "1..3", "--junit", xml_arg]);
+    assert_eq!(failing.status.code(), Some(1));
+    let failed = std::fs::read_to_string(&xml).expect("written");
+    std::fs::remove_dir_all(&dir).expect("removed");
+    assert!(passed.contains("tests=\"2\" failures=\"0\""), "{passed}");
+    assert_eq!(passed.matches("<testcase ").count(), 2, "{passed}");
+    assert!(!passed.contains("<failure"), "{passed}");
+    assert!(failed.contains("tests=\"2\" failures=\"2\""), "{failed}");
+    assert!(failed.contains("<failure message=\"expected violation, got pass\""), "{failed}");
+    assert!(failed.contains(&format!("reproduce  kafsim run {scenario} --seed 2")), "{failed}");
+}

@@ -1,6 +1,7 @@
 //! What a person or a program reads after a run: the human summary, the JSON line of
 //! DESIGN.md's CLI contract, the sweep summary and the Markdown report file.
 
+mod junit;
 mod timeline;
 
 use std::fmt::Write as _;
@@ -13,6 +14,7 @@ use crate::kafka::Layout;
 use crate::runner::RunReport;
 use crate::scenario::{Expect, Outcome, Scenario, duration_text};
 use crate::shrink::Shrunk;
+pub use junit::junit;
 pub use timeline::timeline;
 
 /// Violations shown in full in human output; the rest are counted.
