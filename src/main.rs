@@ -244,12 +244,17 @@ fn run(args: RunArgs) -> u8 {
         }
     }
     if let Some(dir) = args.report {
-        let file = dir.join(format!("{}-seed-{}.md", scenario.name, seed));
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(&file, report::markdown(&report, &path, &scenario)));
-        if let Err(error) = written {
-            eprintln!("error: cannot write report {}: {error}", file.display());
-            return EXIT_BAD_INPUT;
+        let stem = format!("{}-seed-{}", scenario.name, seed);
+        let pages = [
+            (dir.join(format!("{stem}.md")), report::markdown(&report, &path, &scenario)),
+            (dir.join(format!("{stem}.html")), report::html(&report, &path, &scenario)),
+        ];
+        for (file, page) in pages {
+            let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, page));
+            if let Err(error) = written {
+                eprintln!("error: cannot write report {}: {error}", file.display());
+                return EXIT_BAD_INPUT;
+            }
         }
     }
     exit_for(report.expect_met)

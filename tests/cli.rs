@@ -281,8 +281,9 @@ fn a_shrunk_scenario_runs_as_it_expects() {
     assert!(stderr(&passing).contains("seed 3 breaks no invariant"), "{}", stderr(&passing));
 }
 
-/// `--report DIR` writes the summary and the timeline, and `--timeline` prints the same
-/// timeline: b1's power loss on its lane, and events-0's leadership moving off b1.
+/// `--report DIR` writes the summary and the timeline (Markdown, and HTML with the timeline
+/// drawn), and `--timeline` prints the same timeline: b1's power loss on its lane, and
+/// events-0's leadership moving off b1.
 #[test]
 fn a_report_draws_the_run_as_a_timeline() {
     let dir = std::env::temp_dir().join(format!("kafsim-report-{}", std::process::id()));
@@ -292,7 +293,10 @@ fn a_report_draws_the_run_as_a_timeline() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let markdown = std::fs::read_to_string(dir.join("leader-crash-acks-1-seed-1.md"))
         .expect("the report is written");
+    let page = std::fs::read_to_string(dir.join("leader-crash-acks-1-seed-1.html"))
+        .expect("the HTML report is written");
     std::fs::remove_dir_all(&dir).expect("removed");
+    assert!(page.contains("<svg ") && page.contains("power loss b1 from t=5.000s"), "{page}");
     // The timeline comes last (the summary above has a line starting `allowed` too).
     let lane = |text: &str, name: &str| -> String {
         let line = text.lines().rfind(|l| l.starts_with(&format!("{name} "))).unwrap_or_default();

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{expected_text, human, outcome_name};
+use super::{escape, expected_text, human, outcome_name};
 use crate::runner::RunReport;
 use crate::scenario::Expect;
 
@@ -47,24 +47,6 @@ pub fn junit(reports: &[RunReport], scenario_path: &str, expect: &Expect) -> Str
         out.push_str("    </testcase>\n");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-/// Text as XML character data or an attribute value.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 allows no other control characters than tab, newline, return.
-            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
-            c => out.push(c),
-        }
-    }
     out
 }
 

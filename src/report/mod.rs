@@ -1,7 +1,9 @@
 //! What a person or a program reads after a run: the human summary, the JSON line of
 //! DESIGN.md's CLI contract, the sweep summary and the Markdown report file.
 
+mod html;
 mod junit;
+mod svg;
 mod timeline;
 
 use std::fmt::Write as _;
@@ -14,11 +16,30 @@ use crate::kafka::Layout;
 use crate::runner::RunReport;
 use crate::scenario::{Expect, Outcome, Scenario, duration_text};
 use crate::shrink::Shrunk;
+pub use html::html;
 pub use junit::junit;
 pub use timeline::timeline;
 
 /// Violations shown in full in human output; the rest are counted.
 const VIOLATIONS_SHOWN_MAX: usize = 10;
+
+/// Text as XML character data or an attribute value.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 allows no other control characters than tab, newline, return.
+            c if c.is_control() && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// The command that replays a run.
 pub fn reproduce_line(scenario_path: &str, seed: u64) -> String {
@@ -105,15 +126,18 @@ pub fn human(report: &RunReport, scenario_path: &str, expect: &Expect) -> String
     if !report.expect_met {
         let _ = writeln!(out, "reproduce  {}", reproduce_line(scenario_path, report.seed));
     }
-    if !report.violations.is_empty() && !report.faults.is_empty() {
-        let _ = writeln!(
-            out,
-            "shrink     kafsim shrink {scenario_path} --seed {seed} -o {}-seed-{seed}.toml",
-            report.scenario,
-            seed = report.seed
-        );
+    if let Some(shrink) = shrink_line(report, scenario_path) {
+        let _ = writeln!(out, "shrink     {shrink}");
     }
     out
+}
+
+/// The command that shrinks a run, for a run that broke an invariant under faults.
+pub fn shrink_line(report: &RunReport, scenario_path: &str) -> Option<String> {
+    (!report.violations.is_empty() && !report.faults.is_empty()).then(|| {
+        let (name, seed) = (&report.scenario, report.seed);
+        format!("kafsim shrink {scenario_path} --seed {seed} -o {name}-seed-{seed}.toml")
+    })
 }
 
 #[derive(Serialize)]

@@ -16,27 +16,25 @@
 use std::cmp::Reverse;
 use std::fmt::Write as _;
 
-use crate::check::Violation;
 use crate::check::explain::partition_of;
 use crate::kafka::Layout;
 use crate::kafka::protocol::{CONSUMER_OFFSETS, TopicPartition};
 use crate::runner::RunReport;
-use crate::runner::leadership::{Leader, LeaderChange};
-use crate::scenario::{FaultSpec, FaultSpecKind};
-use crate::sim::NodeId;
+use crate::runner::leadership::Leader;
+use crate::scenario::{FaultSpec, FaultSpecKind, duration_text};
 use crate::sim::time::{Duration, Instant};
 
-/// Characters per lane: the run's slices.
+/// Characters per lane of the text timeline: the run's slices.
 pub const WIDTH: usize = 72;
 /// Violations and allowed anomalies labelled on their lanes and named in the legend.
-const LABELLED_MAX: usize = 35;
+pub const LABELLED_MAX: usize = 35;
 /// A violation's headline in the legend is cut to this many characters.
 const HEADLINE_MAX: usize = 80;
 
-/// What a fault does to a node's lane, strongest first: a slice shows the strongest fault
-/// that touched the node in it.
+/// What a fault does to a node's lane, strongest first: where faults overlap, the
+/// strongest shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Mark {
+pub enum Mark {
     PowerLoss,
     Crash,
     Pause,
@@ -46,7 +44,7 @@ enum Mark {
 }
 
 impl Mark {
-    fn char(self) -> char {
+    pub fn char(self) -> char {
         match self {
             Mark::PowerLoss => '#',
             Mark::Crash => 'X',
@@ -56,59 +54,165 @@ impl Mark {
             Mark::Skew => 'S',
         }
     }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mark::PowerLoss => "power loss",
+            Mark::Crash => "crashed",
+            Mark::Pause => "paused",
+            Mark::CutOff => "cut off by a partition",
+            Mark::Loss => "lossy links",
+            Mark::Skew => "clock skew",
+        }
+    }
+
+    pub const ALL: [Mark; 6] =
+        [Mark::PowerLoss, Mark::Crash, Mark::Pause, Mark::CutOff, Mark::Loss, Mark::Skew];
+}
+
+/// A run's timeline, drawn as text ([`Timeline::text`]) or SVG (`report::svg`): exact
+/// times, so each drawing picks its own resolution.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub end: Duration,
+    pub fault_phase: Duration,
+    /// The brokers, the controller, then each client a fault touched, in layout order.
+    pub nodes: Vec<NodeLane>,
+    /// The data partitions, then any other partition a violation names.
+    pub partitions: Vec<PartitionLane>,
+    /// The violations, then the anomalies the promises allow, in the report's order.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeLane {
+    pub name: String,
+    pub spans: Vec<Span>,
+}
+
+/// A fault on a node from `from` to `to`.
+#[derive(Clone, Debug)]
+pub struct Span {
+    pub from: Duration,
+    pub to: Duration,
+    pub mark: Mark,
+    /// The fault, as a person reads it.
+    pub fault: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct PartitionLane {
+    pub name: String,
+    pub segments: Vec<Segment>,
+}
+
+/// From `from` to `to`, the partition was led by `holder`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub from: Duration,
+    pub to: Duration,
+    pub holder: Holder,
+}
+
+/// Who led a partition, as the controller had it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Holder {
+    /// The broker's number (`b3` is 3) and name.
+    Broker(usize, String),
+    Nobody,
+    /// The controller was down.
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub time: Duration,
+    pub invariant: &'static str,
+    pub allowed: bool,
+    /// The detail's first line.
+    pub headline: String,
+}
+
+impl Timeline {
+    pub fn new(report: &RunReport, layout: &Layout, fault_phase: Duration) -> Timeline {
+        let findings = (report.violations.iter().map(|v| (v, false)))
+            .chain(report.allowed.iter().map(|v| (v, true)))
+            .map(|(v, allowed)| Finding {
+                time: v.time - Instant::ZERO,
+                invariant: v.invariant,
+                allowed,
+                headline: v.detail.lines().next().unwrap_or_default().to_string(),
+            })
+            .collect();
+        Timeline {
+            end: report.sim_time.max(Duration::from_nanos(1)),
+            fault_phase,
+            nodes: node_lanes(layout, &report.injected, fault_phase),
+            partitions: partition_lanes(layout, report),
+            findings,
+        }
+    }
+
+    /// The text drawing: an axis, a lane per node and partition, a lane of violations and
+    /// one of allowed anomalies, their legend, and the key.
+    pub fn text(&self) -> String {
+        let slices = Slices { end: self.end };
+        let mut lanes: Vec<(String, String)> = Vec::new();
+        for node in &self.nodes {
+            let mut marks: Vec<Option<Mark>> = vec![None; WIDTH];
+            for span in &node.spans {
+                for slot in &mut marks[slices.span(span.from, span.to)] {
+                    *slot = Some(slot.map_or(span.mark, |m| m.min(span.mark)));
+                }
+            }
+            lanes.push((
+                node.name.clone(),
+                marks.iter().map(|m| m.map_or('.', Mark::char)).collect(),
+            ));
+        }
+        for partition in &self.partitions {
+            lanes.push((partition.name.clone(), leader_chars(&partition.segments, &slices)));
+        }
+        let labelled = &self.findings[..self.findings.len().min(LABELLED_MAX)];
+        for (lane, allowed) in [("violations", false), ("allowed", true)] {
+            let mut marks = vec![' '; WIDTH];
+            for (i, f) in labelled.iter().enumerate().filter(|(_, f)| f.allowed == allowed) {
+                let slot = &mut marks[slices.of(f.time)];
+                if *slot == ' ' {
+                    *slot = label(i);
+                }
+            }
+            if self.findings.iter().any(|f| f.allowed == allowed) {
+                lanes.push((lane.into(), marks.into_iter().collect()));
+            }
+        }
+        let margin = lanes.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 2;
+        let mut out = axis(&slices, self.fault_phase, margin);
+        for (name, lane) in &lanes {
+            let _ = writeln!(out, "{}", format!("{name:margin$}{lane}").trim_end());
+        }
+        for (i, f) in labelled.iter().enumerate() {
+            let allowed = if f.allowed { " (allowed)" } else { "" };
+            let at = Instant::ZERO + f.time;
+            let _ =
+                writeln!(out, "{} {at} {}{allowed}: {}", label(i), f.invariant, cut(&f.headline));
+        }
+        if self.findings.len() > labelled.len() {
+            let _ = writeln!(out, "... and {} more", self.findings.len() - labelled.len());
+        }
+        out.push_str(LEGEND);
+        out.push('\n');
+        out
+    }
 }
 
 const LEGEND: &str = "nodes: . up  X crashed  # power loss  P paused  / cut off by a partition  \
                       ~ lossy links  S clock skew\npartitions: the leading broker's number  \
                       - no leader  ? controller down";
 
-/// The run's timeline: an axis, a lane per broker, the controller and each client a fault
-/// touched, a lane per data partition (and any other a violation names), a lane of
-/// violations, and a legend.
+/// The run's text timeline (see [`Timeline::text`]).
 pub fn timeline(report: &RunReport, layout: &Layout, fault_phase: Duration) -> String {
-    let end = report.sim_time.max(Duration::from_nanos(1));
-    let slices = Slices { end };
-    let mut lanes: Vec<(String, String)> = Vec::new();
-    for (name, marks) in node_marks(layout, &report.injected, fault_phase, &slices) {
-        let lane = marks.iter().map(|m| m.map_or('.', Mark::char)).collect();
-        lanes.push((name, lane));
-    }
-    for tp in partitions_shown(layout, &report.violations) {
-        let lane = leader_lane(layout, &tp, &report.leadership, &slices);
-        lanes.push((tp.to_string(), lane));
-    }
-    // Violations, then the anomalies the promises allow, labelled in that order.
-    let findings: Vec<(&str, &Violation)> = (report.violations.iter().map(|v| ("violations", v)))
-        .chain(report.allowed.iter().map(|v| ("allowed", v)))
-        .collect();
-    let labelled = &findings[..findings.len().min(LABELLED_MAX)];
-    for kind in ["violations", "allowed"] {
-        let mut marks = vec![' '; WIDTH];
-        for (i, (_, v)) in labelled.iter().enumerate().filter(|(_, (k, _))| *k == kind) {
-            let slot = &mut marks[slices.of(v.time - Instant::ZERO)];
-            if *slot == ' ' {
-                *slot = label(i);
-            }
-        }
-        if findings.iter().any(|(k, _)| *k == kind) {
-            lanes.push((kind.into(), marks.into_iter().collect()));
-        }
-    }
-    let margin = lanes.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 2;
-    let mut out = axis(&slices, fault_phase, margin);
-    for (name, lane) in &lanes {
-        let _ = writeln!(out, "{}", format!("{name:margin$}{lane}").trim_end());
-    }
-    for (i, (kind, v)) in labelled.iter().enumerate() {
-        let allowed = if *kind == "allowed" { " (allowed)" } else { "" };
-        let _ = writeln!(out, "{} {} {}{allowed}: {}", label(i), v.time, v.invariant, headline(v));
-    }
-    if findings.len() > labelled.len() {
-        let _ = writeln!(out, "... and {} more", findings.len() - labelled.len());
-    }
-    out.push_str(LEGEND);
-    out.push('\n');
-    out
+    Timeline::new(report, layout, fault_phase).text()
 }
 
 /// The run cut into [`WIDTH`] slices of equal length.
@@ -149,10 +253,10 @@ fn axis(slices: &Slices, fault_phase: Duration, margin: usize) -> String {
             labels[at + i] = c;
         }
     };
-    let end_label = short(slices.end);
+    let end_label = duration_text(slices.end);
     place(0, "0s");
     // The heal's time from its tick on, or else ending at its tick, clear of the others.
-    let heal_label = format!("{} heal", short(fault_phase));
+    let heal_label = format!("{} heal", duration_text(fault_phase));
     let free = 3..WIDTH - end_label.len();
     let starts = [heal, (heal + 1).saturating_sub(heal_label.len())];
     if let Some(&at) =
@@ -166,39 +270,76 @@ fn axis(slices: &Slices, fault_phase: Duration, margin: usize) -> String {
     format!("{:margin$}{}\n{:margin$}{ticks}\n", "", labels.trim_end(), "")
 }
 
-/// A time for the axis, in whole seconds when it is one.
-fn short(t: Duration) -> String {
-    let ms = t.as_millis();
-    if ms.is_multiple_of(1_000) { format!("{}s", ms / 1_000) } else { format!("{t}") }
+/// A partition's lane: in each slice the leader at its end, or `-` if it had none at any
+/// moment of the slice (`?` if the controller was down); blank before the first election.
+fn leader_chars(segments: &[Segment], slices: &Slices) -> String {
+    (0..WIDTH)
+        .map(|i| {
+            let (start, end) = (slices.start(i), slices.start(i + 1));
+            let within: Vec<&Segment> =
+                segments.iter().filter(|s| s.from < end && s.to > start).collect();
+            if within.iter().any(|s| s.holder == Holder::Nobody) {
+                '-'
+            } else if within.iter().any(|s| s.holder == Holder::Unknown) {
+                '?'
+            } else {
+                match within.last().map(|s| &s.holder) {
+                    Some(Holder::Broker(number, _)) => broker_char(*number),
+                    _ => ' ',
+                }
+            }
+        })
+        .collect()
 }
 
 /// Per node lane (brokers, the controller, then each client a fault touched, in layout
-/// order), the strongest fault in each slice.
-fn node_marks(
-    layout: &Layout,
-    faults: &[FaultSpec],
-    fault_phase: Duration,
-    slices: &Slices,
-) -> Vec<(String, Vec<Option<Mark>>)> {
+/// order), its faults.
+fn node_lanes(layout: &Layout, faults: &[FaultSpec], fault_phase: Duration) -> Vec<NodeLane> {
     let mut nodes: Vec<&str> = layout.brokers.iter().map(|&b| layout.name(b)).collect();
     nodes.push(layout.name(layout.controller));
     let clients = layout.producers.iter().chain(&layout.consumers).map(|&c| layout.name(c));
     let touched: Vec<(&str, Mark)> = faults.iter().flat_map(marks_of).collect();
     nodes.extend(clients.filter(|c| touched.iter().any(|(n, _)| n == c)));
-    let mut lanes: Vec<(String, Vec<Option<Mark>>)> =
-        nodes.iter().map(|n| (n.to_string(), vec![None; WIDTH])).collect();
+    let mut lanes: Vec<NodeLane> =
+        nodes.iter().map(|n| NodeLane { name: n.to_string(), spans: Vec::new() }).collect();
     for fault in faults {
         let to = fault.duration.map_or(fault_phase, |d| fault.at + d);
         for (node, mark) in marks_of(fault) {
             let everyone = node.is_empty();
-            for (_, lane) in lanes.iter_mut().filter(|(n, _)| everyone || n == node) {
-                for slot in &mut lane[slices.span(fault.at, to)] {
-                    *slot = Some(slot.map_or(mark, |m| m.min(mark)));
-                }
+            for lane in lanes.iter_mut().filter(|l| everyone || l.name == node) {
+                let what = describe(fault, to);
+                lane.spans.push(Span { from: fault.at, to, mark, fault: what });
             }
         }
     }
     lanes
+}
+
+/// A fault as a person reads it: `crash b1 from t=5.000s to t=8.000s`.
+fn describe(fault: &FaultSpec, to: Duration) -> String {
+    let list = |nodes: &[String]| nodes.join(" ");
+    let what = match &fault.kind {
+        FaultSpecKind::Crash { nodes, lose_unflushed: true } => {
+            format!("power loss {}", list(nodes))
+        }
+        FaultSpecKind::Crash { nodes, lose_unflushed: false } => format!("crash {}", list(nodes)),
+        FaultSpecKind::Pause { nodes } => format!("pause {}", list(nodes)),
+        FaultSpecKind::Partition { groups } => {
+            let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+            format!("partition {}", groups.join(" | "))
+        }
+        FaultSpecKind::PartitionOneWay { from, to } => {
+            format!("one-way partition [{}] -> [{}]", list(from), list(to))
+        }
+        FaultSpecKind::Loss { nodes, rate } if nodes.is_empty() => {
+            format!("loss {rate} on every link")
+        }
+        FaultSpecKind::Loss { nodes, rate } => format!("loss {rate} {}", list(nodes)),
+        FaultSpecKind::ClockSkew { nodes, offset_ns, drift_ppm } => {
+            format!("clock skew {} by {offset_ns} ns, drift {drift_ppm} ppm", list(nodes))
+        }
+    };
+    format!("{what} from {} to {}", Instant::ZERO + fault.at, Instant::ZERO + to)
 }
 
 /// The nodes a fault marks, and how; an empty name marks every lane (loss on every link).
@@ -227,78 +368,66 @@ fn marks_of(fault: &FaultSpec) -> Vec<(&str, Mark)> {
 }
 
 /// The data partitions, then any other partition a violation names (a
-/// `__consumer_offsets` partition, say), in layout order.
-fn partitions_shown(layout: &Layout, violations: &[Violation]) -> Vec<TopicPartition> {
+/// `__consumer_offsets` partition, say), in layout order; each as segments of leadership
+/// from its first election to the end of the run.
+fn partition_lanes(layout: &Layout, report: &RunReport) -> Vec<PartitionLane> {
     let named: Vec<TopicPartition> =
-        violations.iter().filter_map(|v| partition_of(&v.detail, layout)).collect();
-    layout
+        report.violations.iter().filter_map(|v| partition_of(&v.detail, layout)).collect();
+    let shown = layout
         .partitions()
         .map(|(tp, _)| tp)
-        .filter(|tp| &*tp.topic != CONSUMER_OFFSETS || named.contains(tp))
+        .filter(|tp| &*tp.topic != CONSUMER_OFFSETS || named.contains(tp));
+    let end = report.sim_time;
+    shown
+        .map(|tp| {
+            let changes: Vec<_> = report.leadership.iter().filter(|c| c.partition == tp).collect();
+            let segments = changes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Segment {
+                    from: c.at - Instant::ZERO,
+                    to: changes.get(i + 1).map_or(end, |next| next.at - Instant::ZERO),
+                    holder: match c.leader {
+                        Leader::Broker(b) => {
+                            let number =
+                                layout.brokers.iter().position(|&x| x == b).map_or(0, |i| i + 1);
+                            Holder::Broker(number, layout.name(b).to_string())
+                        }
+                        Leader::None => Holder::Nobody,
+                        Leader::Unknown => Holder::Unknown,
+                    },
+                })
+                .collect();
+            PartitionLane { name: tp.to_string(), segments }
+        })
         .collect()
 }
 
-/// A partition's lane: in each slice the leader at its end, or `-` if it had none at any
-/// moment of the slice (`?` if the controller was down); blank before the first election.
-fn leader_lane(
-    layout: &Layout,
-    tp: &TopicPartition,
-    changes: &[LeaderChange],
-    slices: &Slices,
-) -> String {
-    let mine: Vec<&LeaderChange> = changes.iter().filter(|c| c.partition == *tp).collect();
-    let mut lane = String::with_capacity(WIDTH);
-    let mut next = 0;
-    let mut current: Option<Leader> = None;
-    for i in 0..WIDTH {
-        let end = slices.start(i + 1);
-        let mut seen: Vec<Leader> = current.into_iter().collect();
-        while next < mine.len() && mine[next].at - Instant::ZERO < end {
-            current = Some(mine[next].leader);
-            seen.push(mine[next].leader);
-            next += 1;
-        }
-        let c = if seen.contains(&Leader::None) {
-            '-'
-        } else if seen.contains(&Leader::Unknown) {
-            '?'
-        } else {
-            match current {
-                Some(Leader::Broker(b)) => broker_char(layout, b),
-                _ => ' ',
-            }
-        };
-        lane.push(c);
-    }
-    lane
-}
-
 /// A broker's number as one character: `1`..`9`, then `a`..`z`; `*` past that.
-fn broker_char(layout: &Layout, broker: NodeId) -> char {
-    let number = layout.brokers.iter().position(|&b| b == broker).map_or(0, |i| i + 1);
+fn broker_char(number: usize) -> char {
     char::from_digit(number as u32, 36).filter(|_| number > 0).unwrap_or('*')
 }
 
-/// The legend label of the `i`-th violation: `1`..`9`, then `a`..`z`.
-fn label(i: usize) -> char {
+/// The legend label of the `i`-th finding: `1`..`9`, then `a`..`z`.
+pub fn label(i: usize) -> char {
     char::from_digit(i as u32 + 1, 36).expect("at most LABELLED_MAX labels")
 }
 
-/// A violation's first line, cut to [`HEADLINE_MAX`] characters.
-fn headline(v: &Violation) -> String {
-    let first = v.detail.lines().next().unwrap_or_default();
-    match first.char_indices().nth(HEADLINE_MAX) {
-        Some((at, _)) => format!("{}...", &first[..at]),
-        None => first.to_string(),
+/// A headline cut to [`HEADLINE_MAX`] characters.
+fn cut(headline: &str) -> String {
+    match headline.char_indices().nth(HEADLINE_MAX) {
+        Some((at, _)) => format!("{}...", &headline[..at]),
+        None => headline.to_string(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::check::Violation;
     use crate::runner::leadership::LeaderChange;
 
-    const SCENARIO: &str = r#"
+    pub(in crate::report) const SCENARIO: &str = r#"
         name = "lanes"
         description = "a timeline"
         [run]
@@ -335,10 +464,9 @@ mod tests {
         Violation { invariant, time: Instant::ZERO + at(ms), detail: detail.into() }
     }
 
-    /// Every fault kind on its lanes, the strongest winning a slice; a leader lane with a
-    /// leaderless moment and a controller outage; violations labelled where they showed.
-    #[test]
-    fn faults_leaders_and_violations_fall_in_their_slices() {
+    /// A run with every fault kind, a leaderless moment, a controller outage, violations
+    /// and an allowed anomaly; its layout and fault phase.
+    pub(in crate::report) fn sample() -> (RunReport, Layout, Duration) {
         let scenario = crate::scenario::parse("lanes.toml", SCENARIO).expect("valid");
         let layout = Layout::new(&scenario);
         let b = |name: &str| layout.id(name).expect("a broker");
@@ -398,7 +526,15 @@ mod tests {
                 change(8_100, Leader::Broker(b("b2"))),
             ],
         };
-        let text = timeline(&report, &layout, scenario.run.duration);
+        (report, layout, scenario.run.duration)
+    }
+
+    /// Every fault kind on its lanes, the strongest winning a slice; a leader lane with a
+    /// leaderless moment and a controller outage; violations labelled where they showed.
+    #[test]
+    fn faults_leaders_and_violations_fall_in_their_slices() {
+        let (report, layout, fault_phase) = sample();
+        let text = timeline(&report, &layout, fault_phase);
         let expected = [
             "            0s                                              10s heal             15s",
             "            |-----------------------------------------------|----------------------|",
