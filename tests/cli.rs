@@ -21,7 +21,7 @@ fn stderr(output: &Output) -> String {
 }
 
 /// Every shipped scenario: `scenarios/**/*.toml` except the deliberately invalid ones.
-fn shipped_scenarios() -> Vec<PathBuf> {
+pub fn shipped_scenarios() -> Vec<PathBuf> {
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("readable scenario dir") {
             let path = entry.expect("readable entry").path();

@@ -3,6 +3,7 @@
 mod agreement;
 mod cli;
 mod determinism;
+mod golden;
 mod replication;
 mod report;
 mod scenario_errors;
