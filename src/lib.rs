@@ -8,7 +8,8 @@
 //! - [`scenario`]: scenario files, raw TOML to a validated [`scenario::Scenario`].
 //! - [`runner`]: runs one seed, sweeps many, checks determinism.
 //! - [`shrink`]: cuts a failing seed's scenario down to what still fails.
-//! - [`report`]: human and JSON output of runs.
+//! - [`report`]: human and JSON output of runs, timelines, HTML and JUnit reports.
+//! - [`strategy`]: proptest strategies over clusters, workloads and fault schedules.
 
 pub mod check;
 pub mod history;
@@ -18,3 +19,4 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+pub mod strategy;

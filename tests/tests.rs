@@ -4,6 +4,7 @@ mod agreement;
 mod cli;
 mod determinism;
 mod golden;
+mod properties;
 mod replication;
 mod report;
 mod scenario_errors;

@@ -20,6 +20,7 @@ mod spelling;
 mod toml_error;
 mod validate;
 mod values;
+pub mod write;
 
 use std::path::Path;
 

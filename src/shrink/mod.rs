@@ -19,9 +19,10 @@ use rayon::prelude::*;
 use crate::check::Violation;
 use crate::kafka::Layout;
 use crate::runner::{RunReport, run_explained, run_seed};
+use crate::scenario::write::expect_table;
 use crate::scenario::{self, FaultSpecKind, Scenario, duration_text};
 use crate::sim::time::Duration;
-use file::{Cut, Original, comment, expect_table};
+use file::{Cut, Original, comment};
 
 /// Most candidates one shrink tries by default, counted as one job would try them; past it
 /// the search stops where it is.
