@@ -118,6 +118,10 @@ struct SweepArgs {
     /// Also write the results as JUnit XML (one test case per seed), for CI.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Also write reports (Markdown and HTML, explained) of each seed that did not meet
+    /// `[expect]` into this directory.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -243,21 +247,34 @@ fn run(args: RunArgs) -> u8 {
             out!("{}", report::timeline(&report, &layout, scenario.run.duration));
         }
     }
-    if let Some(dir) = args.report {
-        let stem = format!("{}-seed-{}", scenario.name, seed);
-        let pages = [
-            (dir.join(format!("{stem}.md")), report::markdown(&report, &path, &scenario)),
-            (dir.join(format!("{stem}.html")), report::html(&report, &path, &scenario)),
-        ];
-        for (file, page) in pages {
-            let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, page));
-            if let Err(error) = written {
-                eprintln!("error: cannot write report {}: {error}", file.display());
-                return EXIT_BAD_INPUT;
-            }
-        }
+    if let Some(dir) = args.report
+        && let Err(code) = write_reports(&dir, &report, &path, &scenario)
+    {
+        return code;
     }
     exit_for(report.expect_met)
+}
+
+/// Writes a run's Markdown and HTML reports into `dir`; returns the HTML page's path.
+fn write_reports(
+    dir: &Path,
+    report: &kafsim::runner::RunReport,
+    path: &str,
+    scenario: &Scenario,
+) -> Result<PathBuf, u8> {
+    let stem = format!("{}-seed-{}", scenario.name, report.seed);
+    let pages = [
+        (dir.join(format!("{stem}.md")), report::markdown(report, path, scenario)),
+        (dir.join(format!("{stem}.html")), report::html(report, path, scenario)),
+    ];
+    for (file, page) in &pages {
+        let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(file, page));
+        if let Err(error) = written {
+            eprintln!("error: cannot write report {}: {error}", file.display());
+            return Err(EXIT_BAD_INPUT);
+        }
+    }
+    Ok(pages[1].0.clone())
 }
 
 /// Reads a history file and checks it: exit 0 when it shows no anomaly its promises
@@ -364,6 +381,17 @@ fn sweep(args: SweepArgs) -> u8 {
     {
         eprintln!("error: cannot write {}: {error}", file.display());
         return EXIT_BAD_INPUT;
+    }
+    if let Some(dir) = &args.report {
+        for failed in reports.iter().filter(|r| !r.expect_met) {
+            // Replayed with its trace on, to explain each violation.
+            let (explained, _, _) = runner::run_explained(&scenario, failed.seed, false);
+            match write_reports(dir, &explained, &path, &scenario) {
+                Ok(page) if !args.json => outln!("report     {}", page.display()),
+                Ok(_) => {}
+                Err(code) => return code,
+            }
+        }
     }
     exit_for(summary.failed_seeds.is_empty())
 }

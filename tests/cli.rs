@@ -313,8 +313,9 @@ fn a_report_draws_the_run_as_a_timeline() {
     assert_eq!(lane(&printed, "b1"), b1);
 }
 
-/// `sweep --junit FILE` writes one test case per seed for CI; a seed that missed its
-/// `[expect]` is a failure carrying its reproduce line.
+/// `sweep --junit FILE` writes one test case per seed for CI, a seed that missed its
+/// `[expect]` a failure carrying its reproduce line; `--report DIR` writes each such seed's
+/// reports.
 #[test]
 fn a_sweep_writes_junit_for_ci() {
     let dir = std::env::temp_dir().join(format!("kafsim-junit-{}", std::process::id()));
@@ -330,9 +331,26 @@ fn a_sweep_writes_junit_for_ci() {
     let passing = ["sweep", "scenarios/leader-crash-acks-all.toml", "--seeds", "1..3"];
     assert_eq!(kafsim(&[&passing[..], &["--junit", xml_arg]].concat()).status.code(), Some(0));
     let passed = std::fs::read_to_string(&xml).expect("written");
-    let failing = kafsim(&["sweep", scenario, "--seeds", "1..3", "--junit", xml_arg]);
+    let reports = dir.join("reports");
+    let reports_arg = reports.to_str().expect("utf-8");
+    let failing = kafsim(&[
+        "sweep",
+        scenario,
+        "--seeds",
+        "1..3",
+        "--junit",
+        xml_arg,
+        "--report",
+        reports_arg,
+    ]);
     assert_eq!(failing.status.code(), Some(1));
     let failed = std::fs::read_to_string(&xml).expect("written");
+    // And a report of each failed seed, named on the sweep's output.
+    let page = reports.join("leader-crash-acks-all-seed-2.html");
+    let html = std::fs::read_to_string(&page).expect("a report of the failed seed");
+    assert!(html.contains("NOT as expected") && html.contains("<svg "), "{html}");
+    assert!(reports.join("leader-crash-acks-all-seed-1.md").exists());
+    assert!(stdout(&failing).contains(&format!("report     {}", page.display())));
     std::fs::remove_dir_all(&dir).expect("removed");
     assert!(passed.contains("tests=\"2\" failures=\"0\""), "{passed}");
     assert_eq!(passed.matches("<testcase ").count(), 2, "{passed}");
