@@ -37,9 +37,12 @@
 //! INVALID_PRODUCER_EPOCH) make the producer start a new producer id. Kafka bumps the
 //! epoch of the same id (KIP-360); our InitProducerId has no epoch bump, so the producer
 //! gets a fresh id, which the brokers treat the same way (a new producer starting at
-//! sequence 0). Each partition moves to the new id once its requests in flight resolved,
-//! and renumbers its queued batches from 0 (Kafka's `maybeUpdateProducerIdAndEpoch`);
-//! a retried batch renumbered this way may be appended twice, as in Kafka.
+//! sequence 0). The partition whose batch forced the new id renumbers its batches from 0
+//! once its requests in flight resolved, retries included (Kafka rewrites that partition's
+//! in-flight sequences): a retry renumbered this way may be appended twice, as in Kafka.
+//! Every other partition retries its numbered batches as they were, under the old id, so
+//! its leader still recognises them, and moves to the new id only once none is left
+//! unresolved (Kafka's `maybeUpdateProducerIdAndEpoch` waits for the in-flight batches).
 
 use std::collections::VecDeque;
 
@@ -126,6 +129,9 @@ struct PartitionQueue {
     next_sequence: u32,
     /// The highest sequence acknowledged under `numbering`.
     acked_sequence: Option<u32>,
+    /// This partition made the producer start a new id (a gap at its leader, a batch of it
+    /// given up): its batches are renumbered under the new id, retries included.
+    rewrite: bool,
     retry_scheduled: bool,
     linger_scheduled: bool,
 }
@@ -182,6 +188,7 @@ impl Producer {
                 queue: VecDeque::new(),
                 in_flight: Vec::new(),
                 numbering: None,
+                rewrite: false,
                 next_sequence: 0,
                 acked_sequence: None,
                 retry_scheduled: false,
@@ -372,9 +379,11 @@ impl Producer {
         ctx.set_timer(backoff, Timer::InitProducerIdRetry);
     }
 
-    /// A batch numbered under `under` cannot be resolved: the producer starts again under
-    /// a new producer id (once; later failures under the old id change nothing).
-    fn reset_producer_id(&mut self, ctx: &mut Ctx<'_>, under: ProducerBatch) {
+    /// A batch of `p` numbered under `under` cannot be resolved: the producer starts again
+    /// under a new producer id (once; later failures under the old id only mark their
+    /// partitions for renumbering).
+    fn reset_producer_id(&mut self, ctx: &mut Ctx<'_>, p: usize, under: ProducerBatch) {
+        self.partitions[p].rewrite = true;
         let Some(identity) = self.identity.as_mut() else { return };
         if identity.producer != Some((under.producer_id, under.producer_epoch)) {
             return;
@@ -546,13 +555,21 @@ impl Producer {
     }
 
     /// Idempotence: whether `p` may send its head now, moving `p` to the current producer
-    /// id first when its requests in flight have resolved.
+    /// id first once nothing numbered under the old one is unresolved (or at once, when `p`
+    /// made the producer start anew).
     fn sequence_ready(&mut self, ctx: &mut Ctx<'_>, p: usize) -> bool {
         let Some(producer) = self.producer_id() else { return false };
         let queue = &mut self.partitions[p];
         if queue.numbering != Some(producer) {
             if !queue.in_flight.is_empty() {
                 return false;
+            }
+            // A batch keeps the id and sequence it was first sent under for every retry
+            // (Kafka drains a batch with a sequence as it is): its leader may hold it, and
+            // only the same sequence is recognised as a duplicate. The partition moves to
+            // the new id once each such batch is acknowledged or given up.
+            if !queue.rewrite && queue.queue.front().is_some_and(|b| b.sequence.is_some()) {
+                return true;
             }
             ctx.annotate(format!(
                 "{}: sequences start at 0 under producer id {} ({} batches queued)",
@@ -566,6 +583,7 @@ impl Producer {
             queue.numbering = Some(producer);
             queue.next_sequence = 0;
             queue.acked_sequence = None;
+            queue.rewrite = false;
         }
         // A retry goes alone, so the leader sees the partition's sequences in order.
         queue.queue[0].sequence.is_none() || queue.in_flight.is_empty()
@@ -761,7 +779,7 @@ impl Producer {
             if current && sequence.base_sequence == next {
                 // The leader lost what it acknowledged: no retry closes this gap.
                 ctx.annotate(format!("{tp}: {error} on sequence {next}: a gap at the leader"));
-                self.reset_producer_id(ctx, sequence);
+                self.reset_producer_id(ctx, p, sequence);
             }
         }
         ctx.annotate(format!("{tp}: produce failed with {error}; retrying"));
@@ -814,7 +832,7 @@ impl Producer {
         }
         self.pending -= batch.records.len();
         if let Some(sequence) = batch.sequence {
-            self.reset_producer_id(ctx, sequence);
+            self.reset_producer_id(ctx, p, sequence);
         }
     }
 }
@@ -1130,6 +1148,49 @@ mod tests {
         let sent = requests(&h.init(&sends, Ok((8, 0)))).remove(0);
         let header = ProducerBatch { producer_id: 8, producer_epoch: 0, base_sequence: 0 };
         assert_eq!((sent.producer, sent.values), (Some(header), vec![3]));
+    }
+
+    /// A gap on one partition makes the producer start a new id; another partition's
+    /// batch, whose fate is unknown, is retried under the id and sequence it was sent with
+    /// (its leader may hold it, and recognises only those), and moves to the new id after.
+    #[test]
+    fn after_a_new_producer_id_other_partitions_retry_under_the_old_one() {
+        let mut spec = spec(Acks::All, true);
+        spec.request_timeout_ms = 400;
+        let mut h = Harness::new(2, spec);
+        let sends = h.start(B1);
+        h.init(&sends, Ok((7, 0)));
+        let old = |base_sequence| {
+            Some(ProducerBatch { producer_id: 7, producer_epoch: 0, base_sequence })
+        };
+        let new = |base_sequence| {
+            Some(ProducerBatch { producer_id: 8, producer_epoch: 0, base_sequence })
+        };
+        let a = requests(&h.produce(0, &[1])).remove(0);
+        let b = requests(&h.produce(1, &[2])).remove(0);
+        assert_eq!((a.producer, b.producer), (old(0), old(0)));
+        // b's request times out: the leader may or may not have appended it.
+        h.at_ms(400);
+        let correlation_id = b.correlation_id;
+        h.step(|p, ctx| p.on_timer(ctx, Timer::RequestTimeout { correlation_id }));
+        // a hits a gap at its leader: the producer asks for a new id.
+        let sends = h.answer(&a, Err(ErrorCode::OutOfOrderSequenceNumber));
+        let mut sent = requests(&h.init(&sends, Ok((8, 0))));
+        h.at_ms(1_000);
+        for p in 0..2 {
+            let tp = Some(TopicPartition::new("events", p));
+            sent.extend(requests(&h.step(|pr, ctx| pr.on_timer(ctx, Timer::Retry { tp }))));
+        }
+        let by_partition = |sent: &[Request], p| -> Vec<(Option<ProducerBatch>, Vec<u64>)> {
+            let mine = sent.iter().filter(|r| r.partition == p);
+            mine.map(|r| (r.producer, r.values.clone())).collect()
+        };
+        assert_eq!(by_partition(&sent, 0), [(new(0), vec![1])], "a renumbered under the new id");
+        assert_eq!(by_partition(&sent, 1), [(old(0), vec![2])], "b retried as it was sent");
+        // Once b is through, partition 1 moves to the new id too.
+        let retried_b = sent.iter().find(|r| r.partition == 1).expect("b's retry").clone();
+        h.answer(&retried_b, Ok((0, 1)));
+        assert_eq!(by_partition(&requests(&h.produce(1, &[3])), 1), [(new(0), vec![3])]);
     }
 
     #[test]
