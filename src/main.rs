@@ -384,8 +384,8 @@ fn sweep(args: SweepArgs) -> u8 {
     }
     if let Some(dir) = &args.report {
         for failed in reports.iter().filter(|r| !r.expect_met) {
-            // Replayed with its trace on, to explain each violation.
-            let (explained, _, _) = runner::run_explained(&scenario, failed.seed, false);
+            // Run again with its trace recorded, to explain each violation.
+            let (explained, _, _) = runner::run_explained(&scenario, failed.seed, true);
             match write_reports(dir, &explained, &path, &scenario) {
                 Ok(page) if !args.json => outln!("report     {}", page.display()),
                 Ok(_) => {}
@@ -411,16 +411,19 @@ fn jobs(asked: Option<usize>) -> Result<usize, u8> {
 /// Shrinks a failing seed: exit 0 with the shrunk scenario written, 1 when the failure
 /// cannot be shrunk, 2 when there is no failure to shrink (or bad input).
 fn shrink(args: ShrinkArgs) -> u8 {
-    let scenario = match load(&args.scenario) {
-        Ok(s) => s,
-        Err(code) => return code,
+    let source = args.scenario.display().to_string();
+    // Read once: the shrunk file is written from this text.
+    let (scenario, text) = match scenario::load_text(&args.scenario) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("{}", error.render());
+            return EXIT_BAD_INPUT;
+        }
     };
     let jobs = match jobs(args.jobs) {
         Ok(jobs) => jobs,
         Err(code) => return code,
     };
-    let text = std::fs::read_to_string(&args.scenario).expect("the scenario was just read");
-    let source = args.scenario.display().to_string();
     let request = kafsim::shrink::Request {
         scenario: &scenario,
         text: &text,

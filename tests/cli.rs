@@ -296,7 +296,7 @@ fn a_report_draws_the_run_as_a_timeline() {
     let page = std::fs::read_to_string(dir.join("leader-crash-acks-1-seed-1.html"))
         .expect("the HTML report is written");
     std::fs::remove_dir_all(&dir).expect("removed");
-    assert!(page.contains("<svg ") && page.contains("power loss b1 from t=5.000s"), "{page}");
+    assert!(page.contains("<svg ") && page.contains("t=5.000s for 3.000s power-loss b1"), "{page}");
     // The timeline comes last (the summary above has a line starting `allowed` too).
     let lane = |text: &str, name: &str| -> String {
         let line = text.lines().rfind(|l| l.starts_with(&format!("{name} "))).unwrap_or_default();

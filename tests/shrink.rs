@@ -9,9 +9,8 @@ use kafsim::scenario::{self, Scenario};
 use kafsim::shrink::{RUNS_MAX_DEFAULT, Request, ShrinkError, Shrunk, shrink};
 
 fn shipped(path: &str) -> (Scenario, String) {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
-        .expect("a shipped scenario");
-    (scenario::parse(path, &text).expect("shipped scenario is valid"), text)
+    let full = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    scenario::load_text(&full).expect("shipped scenario is valid")
 }
 
 fn shrink_shipped(

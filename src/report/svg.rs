@@ -182,12 +182,12 @@ mod tests {
         let drawing = svg(&Timeline::new(&report, &layout, fault_phase));
         assert!(drawing.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""), "{drawing}");
         assert!(drawing.ends_with("</svg>\n"));
-        let tip = "<title>crash b1 from t=1.000s to t=3.000s</title>";
+        let tip = "<title>t=1.000s for 2.000s crash b1</title>";
         let crash = drawing.lines().find(|l| l.contains(tip)).expect("the crash's bar");
         assert!(crash.contains(&format!("fill=\"{}\"", colour(Mark::Crash))), "{crash}");
         // From 1 s to 3 s of 15 s, across the 814 px of lanes after the 130 px of names.
         assert!(crash.contains("x=\"184.3\"") && crash.contains("width=\"108.5\""), "{crash}");
-        let power_loss = "<title>power loss b2 from t=5.000s to t=5.001s</title>";
+        let power_loss = "<title>t=5.000s for 0.001s power-loss b2</title>";
         let blip = drawing.lines().find(|l| l.contains(power_loss)).expect("a 1 ms fault");
         assert!(blip.contains("width=\"2.0\""), "drawn 2 px wide: {blip}");
         assert!(drawing.contains("<title>t-0: led by b2 from t=1.300s to t=8.000s</title>"));

@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 use crate::check::explain::partition_of;
 use crate::kafka::Layout;
 use crate::kafka::protocol::{CONSUMER_OFFSETS, TopicPartition};
-use crate::runner::RunReport;
 use crate::runner::leadership::Leader;
+use crate::runner::{RunReport, describe_fault};
 use crate::scenario::{FaultSpec, FaultSpecKind, duration_text};
 use crate::sim::time::{Duration, Instant};
 
@@ -304,42 +304,16 @@ fn node_lanes(layout: &Layout, faults: &[FaultSpec], fault_phase: Duration) -> V
         nodes.iter().map(|n| NodeLane { name: n.to_string(), spans: Vec::new() }).collect();
     for fault in faults {
         let to = fault.duration.map_or(fault_phase, |d| fault.at + d);
+        // As the run's list of faults names it.
+        let what = describe_fault(&layout.fault(fault), layout);
         for (node, mark) in marks_of(fault) {
             let everyone = node.is_empty();
             for lane in lanes.iter_mut().filter(|l| everyone || l.name == node) {
-                let what = describe(fault, to);
-                lane.spans.push(Span { from: fault.at, to, mark, fault: what });
+                lane.spans.push(Span { from: fault.at, to, mark, fault: what.clone() });
             }
         }
     }
     lanes
-}
-
-/// A fault as a person reads it: `crash b1 from t=5.000s to t=8.000s`.
-fn describe(fault: &FaultSpec, to: Duration) -> String {
-    let list = |nodes: &[String]| nodes.join(" ");
-    let what = match &fault.kind {
-        FaultSpecKind::Crash { nodes, lose_unflushed: true } => {
-            format!("power loss {}", list(nodes))
-        }
-        FaultSpecKind::Crash { nodes, lose_unflushed: false } => format!("crash {}", list(nodes)),
-        FaultSpecKind::Pause { nodes } => format!("pause {}", list(nodes)),
-        FaultSpecKind::Partition { groups } => {
-            let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
-            format!("partition {}", groups.join(" | "))
-        }
-        FaultSpecKind::PartitionOneWay { from, to } => {
-            format!("one-way partition [{}] -> [{}]", list(from), list(to))
-        }
-        FaultSpecKind::Loss { nodes, rate } if nodes.is_empty() => {
-            format!("loss {rate} on every link")
-        }
-        FaultSpecKind::Loss { nodes, rate } => format!("loss {rate} {}", list(nodes)),
-        FaultSpecKind::ClockSkew { nodes, offset_ns, drift_ppm } => {
-            format!("clock skew {} by {offset_ns} ns, drift {drift_ppm} ppm", list(nodes))
-        }
-    };
-    format!("{what} from {} to {}", Instant::ZERO + fault.at, Instant::ZERO + to)
 }
 
 /// The nodes a fault marks, and how; an empty name marks every lane (loss on every link).

@@ -28,6 +28,7 @@ use crate::scenario::{FaultSpec, Outcome, Scenario};
 use crate::sim::trace::{TraceRecord, first_divergence};
 use crate::sim::{Duration, Instant, Sim};
 use faults::FaultLog;
+pub use faults::describe as describe_fault;
 use leadership::{LeaderChange, Leadership};
 
 /// How often, in simulated time, the state invariants look at the cluster. Looking after
@@ -219,9 +220,9 @@ struct Checked {
     leadership: Vec<LeaderChange>,
 }
 
-/// Everything that reads the run's observations. They take them as the run goes, so the
-/// run never keeps its raw observations: reading each while it is fresh, into tables far
-/// smaller than the observations, is most of what makes a run's checks cheap.
+/// Everything that reads the run as it goes: the observations, taken so the run never
+/// keeps them raw (reading each while it is fresh, into tables far smaller than the
+/// observations, is most of what makes a run's checks cheap), and the partitions' leaders.
 struct Observers {
     history: history::Builder,
     clients: ClientChecker,

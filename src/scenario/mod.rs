@@ -38,7 +38,13 @@ pub fn parse(source_name: &str, text: &str) -> Result<Scenario, ScenarioError> {
 
 /// Reads and parses the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    Ok(load_text(path)?.0)
+}
+
+/// The scenario at `path` and the text it was parsed from (for tools that write
+/// scenarios from it, as `kafsim shrink` does).
+pub fn load_text(path: &Path) -> Result<(Scenario, String), ScenarioError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(&name, &e))?;
-    parse(&name, &text)
+    Ok((parse(&name, &text)?, text))
 }

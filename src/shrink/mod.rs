@@ -183,7 +183,8 @@ pub fn shrink(request: &Request) -> Result<Shrunk, ShrinkError> {
         tried: 0,
         runs_max: request.runs_max,
     };
-    let materialized = search.run(&start);
+    let materialized = search.broken(&start);
+    (search.runs, search.tried) = (1, 1);
     if !materialized.contains(&invariant) {
         return Err(ShrinkError::NotReproduced { invariant, shown: materialized });
     }
@@ -203,9 +204,10 @@ pub fn shrink(request: &Request) -> Result<Shrunk, ShrinkError> {
     let cut = search.round_times(cut);
     let (before, after) = (Size::of(&start), Size::of(&cut));
     let (runs, exhausted) = (search.runs, search.exhausted());
-    // The last run, explained, says what the file expects and shows.
+    // The last run, explained (recorded at once: it breaks the invariant), says what the
+    // file expects and shows.
     let bare = search.scenario(&cut).expect("the search ran this cut");
-    let (report, _, _) = run_explained(&bare, seed, false);
+    let (report, _, _) = run_explained(&bare, seed, true);
     let violations: BTreeSet<&str> = report.violations.iter().map(|v| v.invariant).collect();
     let allowed: BTreeSet<&str> = report.allowed.iter().map(|v| v.invariant).collect();
     assert!(violations.contains(invariant), "the kept cut breaks {invariant}");
@@ -249,17 +251,14 @@ impl Search<'_> {
     }
 
     /// The invariants the candidate breaks (none if it is not a valid scenario).
-    fn run(&mut self, cut: &Cut) -> Vec<&'static str> {
-        self.runs += 1;
-        self.tried += 1;
+    fn broken(&self, cut: &Cut) -> Vec<&'static str> {
         let Some(scenario) = self.scenario(cut) else { return Vec::new() };
         invariants(&run_seed(&scenario, self.seed).violations)
     }
 
     /// Whether the cut still breaks the invariant, and nothing the start did not.
     fn fails(&self, cut: &Cut) -> bool {
-        let Some(scenario) = self.scenario(cut) else { return false };
-        let broken = invariants(&run_seed(&scenario, self.seed).violations);
+        let broken = self.broken(cut);
         broken.contains(&self.invariant) && broken.iter().all(|b| self.shown.contains(b))
     }
 
